@@ -1,0 +1,19 @@
+"""Platform adapters: raw webhook requests in, normalized events out. No Flask, no database.
+
+The registry is explicit: adding a platform means adding its module and one line here.
+"""
+
+from __future__ import annotations
+
+from integrations.base import Adapter
+from integrations.standard import StandardAdapter
+
+REGISTRY: dict[str, type[Adapter]] = {
+    StandardAdapter.platform: StandardAdapter,
+}
+
+
+def adapter_for(platform: str, tolerance_seconds: int = 300) -> Adapter | None:
+    """The adapter for `platform`, or None when Roomwise does not know it."""
+    adapter_class = REGISTRY.get(platform)
+    return adapter_class(tolerance_seconds) if adapter_class else None

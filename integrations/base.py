@@ -1,0 +1,144 @@
+"""The adapter contract every platform module implements, and the normalized event it produces.
+
+Adapters take the raw request (`body: bytes`, `headers: Mapping`) and never import Flask or the
+database, so the same code verifies in the web view and parses in the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class EventKind(StrEnum):
+    """What happened, in Roomwise's terms; `UNKNOWN` keeps events we do not handle visible."""
+
+    REGISTERED = "registered"
+    CHECKED_IN = "checked_in"
+    CHECKED_OUT = "checked_out"
+    CHECKIN_REVERTED = "checkin_reverted"
+    UNKNOWN = "unknown"
+
+
+class VerificationError(Exception):
+    """The request is not provably from the platform: answer 401 with `reason`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)
+
+
+class MalformedPayload(Exception):
+    """The request is authentic but its body cannot be understood: answer 400 with `reason`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    external_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class GatheringRef:
+    external_id: str
+    name: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    group: GroupRef | None = None
+
+
+@dataclass(frozen=True)
+class AttendeeRef:
+    external_id: str
+    email: str | None = None
+    name: str = ""
+    company: str = ""
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    """One platform event in Roomwise's shape; `raw` keeps the platform's own payload."""
+
+    kind: EventKind
+    platform_type: str
+    occurred_at: datetime | None = None
+    gathering: GatheringRef | None = None
+    attendee: AttendeeRef | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+class Adapter:
+    """Base class for platform adapters: verify a request, name it, parse it.
+
+    Subclasses set `platform` (the module name, registry key and URL segment) and override
+    `verify` and `parse`; `delivery_id` defaults to a hash of the body for platforms that send
+    no delivery id of their own.
+    """
+
+    platform: ClassVar[str]
+
+    def __init__(self, tolerance_seconds: int = 300) -> None:
+        self.tolerance_seconds = tolerance_seconds
+
+    def verify(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+        now: datetime | None = None,
+    ) -> None:
+        """Raise `VerificationError` unless the request is authentic."""
+        raise NotImplementedError
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> list[NormalizedEvent]:
+        """Turn a verified request into events; raise `MalformedPayload` if it cannot."""
+        raise NotImplementedError
+
+    def delivery_id(self, body: bytes, headers: Mapping[str, str]) -> str:
+        """The platform's id for this delivery, the same on every retry of it."""
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def headers_to_keep(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The request headers worth storing with the delivery (never cookies or auth)."""
+        return {"content-type": headers.get("content-type", "")}
+
+
+def load_json_object(body: bytes) -> dict[str, Any]:
+    """Decode a JSON object body, or raise `MalformedPayload` saying what is wrong."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MalformedPayload("malformed_json", f"body is not valid JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise MalformedPayload("malformed_payload", "body must be a JSON object")
+    return payload
+
+
+def parse_timestamp(value: object, field_name: str) -> datetime:
+    """Parse an ISO-8601 timestamp into an aware UTC datetime (naive values are taken as UTC)."""
+    if not isinstance(value, str):
+        raise MalformedPayload("malformed_payload", f"{field_name} must be an ISO-8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise MalformedPayload(
+            "malformed_payload", f"{field_name} is not an ISO-8601 timestamp: {value!r}"
+        ) from err
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}

@@ -1,0 +1,209 @@
+"""Applying normalized platform events to the domain: people, groups, gatherings, attendance.
+
+Every step is an upsert on a natural key, and attendance is a fold over the stored events, so
+applying the same delivery twice changes nothing and any delivery order ends in the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.base import AttendeeRef, EventKind, GatheringRef, NormalizedEvent
+from service.models import (
+    Attendance,
+    AttendanceEvent,
+    AttendanceKind,
+    Delivery,
+    Gathering,
+    Group,
+    Identity,
+    Integration,
+    Person,
+)
+from service.upsert import get_or_create, insert_ignoring_conflict
+
+# Events at the same instant apply in this order, so "in" and "out" in one second stay a visit.
+FOLD_RANK = {
+    AttendanceKind.REGISTERED: 0,
+    AttendanceKind.CHECKED_IN: 1,
+    AttendanceKind.CHECKED_OUT: 2,
+    AttendanceKind.CHECKIN_REVERTED: 3,
+}
+
+
+@dataclass(frozen=True)
+class AttendanceState:
+    registered_at: datetime | None = None
+    checked_in_at: datetime | None = None
+    checked_out_at: datetime | None = None
+    reverted_at: datetime | None = None
+
+
+def fold_attendance(events: Iterable[tuple[AttendanceKind, datetime]]) -> AttendanceState:
+    """The attendance that a set of events describes, whatever order they arrived in.
+
+    The first check-in counts as arrival and the last check-out as departure; a re-entry after a
+    check-out means the person is inside again. A revert undoes every check-in before it.
+    """
+    registered = checked_in = checked_out = reverted = None
+    for kind, at in sorted(events, key=lambda event: (event[1], FOLD_RANK[event[0]])):
+        if kind is AttendanceKind.REGISTERED:
+            registered = registered or at
+        elif kind is AttendanceKind.CHECKED_IN:
+            checked_in = checked_in or at
+            checked_out = None
+            reverted = None
+        elif kind is AttendanceKind.CHECKED_OUT:
+            checked_out = at
+        elif kind is AttendanceKind.CHECKIN_REVERTED:
+            checked_in = checked_out = None
+            reverted = at
+    return AttendanceState(registered, checked_in, checked_out, reverted)
+
+
+def normalize_email(email: str | None) -> str | None:
+    """Lower-case and trim, so one person is one row whatever platform spelled their address."""
+    if not email:
+        return None
+    normalized = email.strip().lower()
+    return normalized or None
+
+
+def apply_events(
+    session: Session, integration: Integration, delivery: Delivery, events: list[NormalizedEvent]
+) -> int:
+    """Apply every attendance event of a delivery; return how many changed something."""
+    applied = 0
+    for event in events:
+        if event.kind is EventKind.UNKNOWN:
+            continue
+        if event.gathering is None or event.attendee is None or event.occurred_at is None:
+            continue
+        gathering = upsert_gathering(session, integration, event.gathering)
+        person = resolve_person(session, integration, event.attendee)
+        if record_attendance_event(
+            session,
+            gathering,
+            person,
+            AttendanceKind(event.kind.value),
+            event.occurred_at,
+            delivery,
+            integration.platform,
+        ):
+            applied += 1
+    return applied
+
+
+def upsert_gathering(session: Session, integration: Integration, ref: GatheringRef) -> Gathering:
+    """Find or create the gathering (and its group) by the platform's ids; refresh its details."""
+    group_id = None
+    if ref.group is not None:
+        group, _ = get_or_create(
+            session,
+            Group,
+            {"integration_id": integration.id, "external_id": ref.group.external_id},
+            {"organizer_id": integration.organizer_id, "name": ref.group.name},
+        )
+        group.name = ref.group.name
+        group_id = group.id
+    gathering, _ = get_or_create(
+        session,
+        Gathering,
+        {"integration_id": integration.id, "external_id": ref.external_id},
+        {"organizer_id": integration.organizer_id, "name": ref.name, "group_id": group_id},
+    )
+    gathering.name = ref.name
+    if group_id is not None:
+        gathering.group_id = group_id
+    if ref.starts_at is not None:
+        gathering.starts_at = ref.starts_at
+    if ref.ends_at is not None:
+        gathering.ends_at = ref.ends_at
+    return gathering
+
+
+def resolve_person(session: Session, integration: Integration, ref: AttendeeRef) -> Person:
+    """The one person behind a platform attendee: by identity first, then by normalized email."""
+    identity = session.scalars(
+        select(Identity).where(
+            Identity.integration_id == integration.id, Identity.external_id == ref.external_id
+        )
+    ).one_or_none()
+    email = normalize_email(ref.email)
+    if identity is not None:
+        person = session.get_one(Person, identity.person_id)
+    elif email is not None:
+        person, _ = get_or_create(
+            session,
+            Person,
+            {"organizer_id": integration.organizer_id, "email_normalized": email},
+            {"email": ref.email, "name": ref.name, "company": ref.company},
+        )
+    else:
+        person = Person(organizer_id=integration.organizer_id, name=ref.name, company=ref.company)
+        session.add(person)
+        session.flush()
+
+    if identity is None:
+        insert_ignoring_conflict(
+            session,
+            Identity,
+            {
+                "person_id": person.id,
+                "integration_id": integration.id,
+                "external_id": ref.external_id,
+            },
+            ["integration_id", "external_id"],
+        )
+    person.name = person.name or ref.name
+    person.company = person.company or ref.company
+    return person
+
+
+def record_attendance_event(
+    session: Session,
+    gathering: Gathering,
+    person: Person,
+    kind: AttendanceKind,
+    occurred_at: datetime,
+    delivery: Delivery | None,
+    source: str,
+) -> bool:
+    """Store one event and recompute the attendance; False when the event was already known."""
+    attendance, _ = get_or_create(
+        session,
+        Attendance,
+        {"gathering_id": gathering.id, "person_id": person.id},
+        {"source": source},
+    )
+    # Lock the attendance row so two workers folding events for it never overwrite each other.
+    session.execute(select(Attendance.id).where(Attendance.id == attendance.id).with_for_update())
+    inserted = insert_ignoring_conflict(
+        session,
+        AttendanceEvent,
+        {
+            "attendance_id": attendance.id,
+            "kind": kind.value,
+            "occurred_at": occurred_at,
+            "delivery_id": delivery.id if delivery else None,
+        },
+        ["attendance_id", "kind", "occurred_at"],
+    )
+    if inserted is None:
+        return False
+    rows = session.execute(
+        select(AttendanceEvent.kind, AttendanceEvent.occurred_at).where(
+            AttendanceEvent.attendance_id == attendance.id
+        )
+    ).all()
+    state = fold_attendance((AttendanceKind(kind), at) for kind, at in rows)
+    attendance.registered_at = state.registered_at
+    attendance.checked_in_at = state.checked_in_at
+    attendance.checked_out_at = state.checked_out_at
+    attendance.reverted_at = state.reverted_at
+    return True

@@ -1,0 +1,82 @@
+"""Error reasons and their HTTP status codes, in one place.
+
+Views raise `ApiError(reason, detail)`; the handlers registered here turn it, and every
+werkzeug HTTP error, into a JSON body with a machine-readable `reason`. Nothing reaches a client
+as an HTML error page or a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_REASON: dict[str, int] = {
+    # 400: the request is authentic but cannot be understood.
+    "malformed_json": 400,
+    "malformed_payload": 400,
+    "invalid_parameter": 400,
+    # 401: not provably from who it claims to be.
+    "missing_signature": 401,
+    "bad_signature": 401,
+    "bad_timestamp": 401,
+    "stale_timestamp": 401,
+    "future_timestamp": 401,
+    "missing_token": 401,
+    "bad_token": 401,
+    # 404: nothing there, or not yours (the two are never distinguished).
+    "unknown_integration": 404,
+    "not_found": 404,
+    # 409: the request conflicts with the stored state.
+    "conflict": 409,
+    # 413: the body is over the configured limit.
+    "payload_too_large": 413,
+    # 503: cannot store now; the sender should retry.
+    "storage_unavailable": 503,
+}
+
+
+class ApiError(Exception):
+    """An error with a reason slug; its HTTP status comes from `STATUS_BY_REASON`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in STATUS_BY_REASON:
+            raise ValueError(f"unknown error reason {reason!r}")
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail or reason)
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_REASON[self.reason]
+
+
+def error_response(reason: str, detail: str, status: int) -> tuple[Response, int]:
+    body = {"status": "error", "reason": reason}
+    if detail:
+        body["detail"] = detail
+    response = jsonify(body)
+    if status == 503:
+        response.headers["Retry-After"] = "30"
+    return response, status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError) -> tuple[Response, int]:
+        return error_response(err.reason, err.detail, err.status)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> tuple[Response, int]:
+        status = err.code or 500
+        reason = {413: "payload_too_large", 404: "not_found"}.get(status)
+        reason = reason or (err.name or "error").lower().replace(" ", "_")
+        return error_response(reason, err.description or "", status)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return error_response("internal_error", "", 500)

@@ -1,0 +1,163 @@
+"""The delivery inbox: storing webhook requests durably, then processing them exactly once.
+
+The web side calls `receive`, which verifies and stores a request and says whether it is new;
+the worker side calls `process`, which applies a stored delivery and marks it. A delivery is
+the unit of replay: processing it again is harmless because applying events is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from integrations import adapter_for
+from integrations.base import EventKind, MalformedPayload, VerificationError
+from service.attendance import apply_events
+from service.crypto import SecretBox
+from service.errors import ApiError
+from service.models import Delivery, DeliveryStatus, Integration, utcnow
+from service.upsert import insert_ignoring_conflict
+
+
+class Receipt(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    receipt: Receipt
+    delivery_id: int | None
+    event_type: str
+
+
+def receive(
+    session: Session,
+    box: SecretBox,
+    platform: str,
+    key: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    tolerance_seconds: int,
+    now: datetime | None = None,
+) -> ReceiveResult:
+    """Verify a webhook request and commit it to the inbox before anyone answers 2xx.
+
+    Raises `ApiError` for an unknown integration (404), a bad signature (401) or a malformed
+    body (400). Ignored event types are stored too, so an organizer can see what was sent.
+    """
+    adapter = adapter_for(platform, tolerance_seconds)
+    if adapter is None:
+        raise ApiError("unknown_integration", f"no platform called {platform!r}")
+    integration = session.scalars(
+        select(Integration).where(Integration.key == key, Integration.platform == platform)
+    ).one_or_none()
+    if integration is None:
+        raise ApiError("unknown_integration", "no integration has this webhook URL")
+    try:
+        adapter.verify(body, headers, box.open(integration.secrets_encrypted, []), now)
+        events = adapter.parse(body, headers)
+    except (VerificationError, MalformedPayload) as err:
+        raise ApiError(err.reason, err.detail) from err
+
+    ignored = all(event.kind is EventKind.UNKNOWN for event in events)
+    event_type = ",".join(sorted({event.platform_type for event in events}))[:100]
+    delivery_id = insert_ignoring_conflict(
+        session,
+        Delivery,
+        {
+            "integration_id": integration.id,
+            "external_id": adapter.delivery_id(body, headers)[:200],
+            "event_type": event_type,
+            "headers": adapter.headers_to_keep(headers),
+            "body": body,
+            "status": DeliveryStatus.IGNORED if ignored else DeliveryStatus.RECEIVED,
+            "reason": "ignored" if ignored else None,
+            "received_at": now or utcnow(),
+        },
+        ["integration_id", "external_id"],
+    )
+    session.commit()
+    if delivery_id is None:
+        return ReceiveResult(Receipt.DUPLICATE, None, event_type)
+    return ReceiveResult(Receipt.IGNORED if ignored else Receipt.ACCEPTED, delivery_id, event_type)
+
+
+class ProcessOutcome(StrEnum):
+    PROCESSED = "processed"
+    ALREADY_DONE = "already_done"
+    MISSING = "missing"
+    FAILED = "failed"
+
+
+def process(session: Session, delivery_id: int) -> ProcessOutcome:
+    """Apply one stored delivery in the caller's transaction, holding its row lock.
+
+    The lock makes two workers given the same delivery (a redelivery, a sweep racing a retry)
+    take turns; the second sees it processed and does nothing.
+    """
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    ).one_or_none()
+    if delivery is None:
+        return ProcessOutcome.MISSING
+    if delivery.status != DeliveryStatus.RECEIVED:
+        return ProcessOutcome.ALREADY_DONE
+    integration = session.get_one(Integration, delivery.integration_id)
+    adapter = adapter_for(integration.platform)
+    delivery.attempts += 1
+    if adapter is None:
+        return _fail(delivery, f"platform {integration.platform!r} is no longer supported")
+    try:
+        events = adapter.parse(delivery.body, delivery.headers)
+    except MalformedPayload as err:
+        return _fail(delivery, f"{err.reason}: {err.detail}")
+    apply_events(session, integration, delivery, events)
+    delivery.status = DeliveryStatus.PROCESSED
+    delivery.reason = None
+    delivery.processed_at = utcnow()
+    return ProcessOutcome.PROCESSED
+
+
+def _fail(delivery: Delivery, reason: str) -> ProcessOutcome:
+    delivery.status = DeliveryStatus.FAILED
+    delivery.reason = reason[:2000]
+    delivery.processed_at = utcnow()
+    return ProcessOutcome.FAILED
+
+
+def record_failure(session: Session, delivery_id: int, reason: str) -> None:
+    """Mark a delivery failed after its retries ran out, so the organizer sees and can replay it."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.RECEIVED)
+        .values(status=DeliveryStatus.FAILED, reason=reason[:2000], processed_at=utcnow())
+    )
+    session.commit()
+
+
+def stuck_deliveries(session: Session, older_than: timedelta, limit: int = 500) -> list[int]:
+    """Ids of deliveries still `received` after `older_than`: their enqueue was lost."""
+    cutoff = utcnow() - older_than
+    return list(
+        session.scalars(
+            select(Delivery.id)
+            .where(Delivery.status == DeliveryStatus.RECEIVED, Delivery.received_at < cutoff)
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_for_replay(session: Session, delivery: Delivery) -> None:
+    """Put a delivery back in the inbox; its events apply again without double-counting."""
+    delivery.status = DeliveryStatus.RECEIVED
+    delivery.reason = None
+    delivery.processed_at = None
+    session.commit()

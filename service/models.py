@@ -1,0 +1,273 @@
+"""The database schema: SQLAlchemy 2 models for Roomwise's domain.
+
+Natural keys are unique constraints, so every upsert can rely on the database (not on process
+memory) to stay idempotent when several web processes and workers write at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Roomwise stores aware UTC datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
+
+
+class Organizer(Base):
+    """The tenant: everything else belongs to exactly one organizer."""
+
+    __tablename__ = "organizer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """An organizer's admin login."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="default")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
+class Integration(Base):
+    """A connected platform: the secret URL key, signing secrets and API credentials.
+
+    `secrets_encrypted` and `credentials_encrypted` hold Fernet tokens (see `service.crypto`);
+    several signing secrets may be valid at once so an organizer can rotate without downtime.
+    """
+
+    __tablename__ = "integration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secrets_encrypted: Mapped[str] = mapped_column(Text, default="")
+    credentials_encrypted: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_delivery_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Group(Base):
+    """A recurring networking group; gatherings are its occurrences."""
+
+    __tablename__ = "networking_group"
+    __table_args__ = (UniqueConstraint("integration_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("integration.id", ondelete="SET NULL")
+    )
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    format: Mapped[str] = mapped_column(String(20), default="social")
+    structure: Mapped[str] = mapped_column(String(30), default="open")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Gathering(Base):
+    """One occurrence of a group, as the platform describes it."""
+
+    __tablename__ = "gathering"
+    __table_args__ = (UniqueConstraint("integration_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="SET NULL"), index=True
+    )
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("integration.id", ondelete="SET NULL")
+    )
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    group: Mapped[Group | None] = relationship(lazy="joined")
+
+
+class Person(Base):
+    """Someone who attends; one row per organizer and normalized email, across platforms."""
+
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("organizer_id", "email_normalized"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id", ondelete="CASCADE"))
+    email_normalized: Mapped[str | None] = mapped_column(String(320))
+    email: Mapped[str | None] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    company: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identity(Base):
+    """A person's id on one integration, so platform ids without an email still resolve."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("integration_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+
+
+class AttendanceKind(StrEnum):
+    REGISTERED = "registered"
+    CHECKED_IN = "checked_in"
+    CHECKED_OUT = "checked_out"
+    CHECKIN_REVERTED = "checkin_reverted"
+
+
+class Attendance(Base):
+    """A person at a gathering. Its times are a fold over `AttendanceEvent` rows.
+
+    Keeping every event and recomputing the fold is what makes delivery order irrelevant: a
+    check-out that arrives before its check-in lands in the same state as the reverse.
+    """
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("gathering_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(ForeignKey("gathering.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    registered_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    checked_out_at: Mapped[datetime | None]
+    reverted_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class AttendanceEvent(Base):
+    """One check-in, check-out, revert or registration as the platform reported it."""
+
+    __tablename__ = "attendance_event"
+    __table_args__ = (UniqueConstraint("attendance_id", "kind", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[datetime]
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"))
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class Delivery(Base):
+    """The inbox: one row per webhook request, stored before the platform gets its 2xx."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "external_id"),
+        Index("ix_delivery_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100), default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.RECEIVED)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]

@@ -1,0 +1,77 @@
+"""Celery wiring: the Celery app as a Flask extension, and enqueueing tasks by name.
+
+The service never imports `tasks` (imports flow integrations ← service ← tasks), so it sends
+tasks by their registered names. Enqueue failures are logged, not raised: a delivery already
+committed to the inbox is picked up by the sweeper once the broker is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask, current_app
+
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+TASK_MODULES = ["tasks.deliveries"]
+
+PROCESS_DELIVERY = "tasks.deliveries.process_delivery"
+SWEEP_DELIVERIES = "tasks.deliveries.sweep_received_deliveries"
+
+
+def celery_init_app(app: Flask, settings: Settings) -> Celery:
+    """Create the Celery app bound to `app`: every task runs inside an application context."""
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    celery.conf.update(celery_settings(settings))
+    app.extensions["celery"] = celery
+    return celery
+
+
+def celery_settings(settings: Settings) -> dict[str, Any]:
+    """Celery configuration; each choice is here for a reliability reason."""
+    conf: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        # JSON only: tasks take ids, never pickled objects.
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        # Ack after the task ran, and requeue when a worker dies mid-task: tasks are idempotent.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # Take one message at a time so a slow task does not hoard others.
+        "worker_prefetch_multiplier": 1,
+        # A web request must not hang on a dead broker: fail fast, the sweeper catches up.
+        "broker_connection_timeout": 2,
+        "broker_connection_retry_on_startup": True,
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0.1},
+        "beat_schedule_filename": str(settings.beat_schedule_path),
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        conf["broker_transport_options"] = {"socket_connect_timeout": 2, "socket_timeout": 10}
+    return conf
+
+
+def enqueue(task_name: str, *args: Any) -> bool:
+    """Send a task by name; return False (and log) when the broker cannot take it now."""
+    celery: Celery = current_app.extensions["celery"]
+    try:
+        celery.send_task(task_name, args=list(args))
+    except Exception:  # the broker's client raises many types (socket, kombu, redis)
+        log.warning(
+            "could not enqueue %s%r; the sweeper will retry", task_name, args, exc_info=True
+        )
+        return False
+    return True

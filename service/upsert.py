@@ -1,0 +1,49 @@
+"""Race-safe get-or-create on natural keys, for PostgreSQL and SQLite alike.
+
+`INSERT … ON CONFLICT DO NOTHING` followed by a `SELECT` lets two workers create the same person
+or gathering at once without either failing: the database's unique constraint decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.models import Base
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def insert_ignoring_conflict(
+    session: Session, model: type[Base], values: Mapping[str, Any], conflict_columns: list[str]
+) -> int | None:
+    """Insert a row; return its id, or None when a row with the same natural key exists."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(model.__table__.c.id)
+    )
+    inserted: int | None = session.execute(statement).scalar_one_or_none()
+    return inserted
+
+
+def get_or_create(
+    session: Session,
+    model: type[ModelT],
+    natural_key: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+) -> tuple[ModelT, bool]:
+    """Return the row with `natural_key`, created with `defaults` if absent; True if new."""
+    created = insert_ignoring_conflict(
+        session, model, {**natural_key, **(defaults or {})}, list(natural_key)
+    )
+    criteria = [getattr(model, column) == value for column, value in natural_key.items()]
+    row = session.scalars(select(model).where(*criteria)).one()
+    return row, created is not None

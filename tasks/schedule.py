@@ -1,0 +1,18 @@
+"""Every periodic job, in one place, with when and why it runs.
+
+Far-future work is never a Celery countdown (the Redis broker redelivers long countdowns after
+its visibility timeout); it is a database row with a due time that one of these jobs picks up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.queue import SWEEP_DELIVERIES
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Every minute: re-enqueue deliveries that were stored but never picked up, e.g. because
+    # the broker was down when the webhook arrived. Processing is idempotent, so a delivery
+    # that was merely slow is safe to send again.
+    "sweep-received-deliveries": {"task": SWEEP_DELIVERIES, "schedule": 60.0},
+}

@@ -1,0 +1,228 @@
+"""The webhook endpoint's answers: every status code DESIGN.md names, with its reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from service.db import session_scope
+from service.models import Delivery, DeliveryStatus
+from tests.conftest import Tenant, running_app
+from tests.support import signed_headers, standard_body
+
+
+def post(client: FlaskClient, tenant: Tenant, body: bytes, headers: dict[str, str]):
+    return client.post(tenant.webhook_path, data=body, headers=headers)
+
+
+def stored_deliveries(app, tenant: Tenant) -> list[Delivery]:
+    with app.app_context(), session_scope() as session:
+        return list(
+            session.scalars(
+                select(Delivery).where(Delivery.integration_id == tenant.integration_id)
+            )
+        )
+
+
+def test_signed_check_in_is_stored_and_accepted(app, client, tenant):
+    body = standard_body()
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+
+    assert response.status_code == 202
+    assert response.json["status"] == "accepted"
+    [delivery] = stored_deliveries(app, tenant)
+    assert response.json["delivery"] == delivery.id
+    assert delivery.body == body
+    assert delivery.event_type == "attendee.checked_in"
+
+
+def test_same_delivery_id_twice_is_a_duplicate(app, client, tenant):
+    body = standard_body()
+    headers = signed_headers(tenant.signing_secret, body, msg_id="msg_dup")
+
+    first = post(client, tenant, body, headers)
+    second = post(client, tenant, body, headers)
+
+    assert first.status_code == 202
+    assert second.status_code == 200
+    assert second.json == {"status": "duplicate"}
+    assert len(stored_deliveries(app, tenant)) == 1
+
+
+def test_tampered_body_is_rejected(app, client, tenant):
+    body = standard_body()
+    headers = signed_headers(tenant.signing_secret, body)
+    tampered = body.replace(b"Ada Lovelace", b"Eve Intruder")
+
+    response = post(client, tenant, tampered, headers)
+
+    assert response.status_code == 401
+    assert response.json["reason"] == "bad_signature"
+    assert stored_deliveries(app, tenant) == []
+
+
+def test_wrong_secret_is_rejected(client, tenant, make_tenant):
+    other = make_tenant()
+    body = standard_body()
+    response = post(client, tenant, body, signed_headers(other.signing_secret, body))
+    assert response.status_code == 401
+    assert response.json["reason"] == "bad_signature"
+
+
+def test_unsigned_request_is_rejected(client, tenant):
+    response = post(client, tenant, standard_body(), {"content-type": "application/json"})
+    assert response.status_code == 401
+    assert response.json["reason"] == "missing_signature"
+
+
+def test_stale_timestamp_is_rejected_even_with_a_valid_signature(client, tenant):
+    body = standard_body()
+    old = datetime.now(UTC) - timedelta(minutes=6)
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body, at=old))
+    assert response.status_code == 401
+    assert response.json["reason"] == "stale_timestamp"
+
+
+def test_future_timestamp_is_rejected(client, tenant):
+    body = standard_body()
+    ahead = datetime.now(UTC) + timedelta(minutes=6)
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body, at=ahead))
+    assert response.status_code == 401
+    assert response.json["reason"] == "future_timestamp"
+
+
+def test_timestamp_inside_tolerance_is_accepted(client, tenant):
+    body = standard_body()
+    recent = datetime.now(UTC) - timedelta(minutes=4)
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body, at=recent))
+    assert response.status_code == 202
+
+
+def test_replayed_request_inside_the_window_is_not_applied_twice(app, client, tenant):
+    body = standard_body()
+    headers = signed_headers(tenant.signing_secret, body)
+    post(client, tenant, body, headers)
+    replay = post(client, tenant, body, headers)
+    assert replay.json["status"] == "duplicate"
+    assert len(stored_deliveries(app, tenant)) == 1
+
+
+def test_malformed_json_with_a_valid_signature_is_400(client, tenant):
+    body = b'{"type": "attendee.checked_in", "data": '
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    assert response.status_code == 400
+    assert response.json["reason"] == "malformed_json"
+
+
+def test_json_that_is_not_an_object_is_400(client, tenant):
+    body = b"[1, 2, 3]"
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    assert response.status_code == 400
+    assert response.json["reason"] == "malformed_payload"
+
+
+def test_missing_attendee_is_400_naming_the_field(client, tenant):
+    payload = json.loads(standard_body())
+    del payload["data"]["attendee"]
+    body = json.dumps(payload).encode()
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    assert response.status_code == 400
+    assert "data.attendee" in response.json["detail"]
+
+
+def test_bad_timestamp_in_body_is_400(client, tenant):
+    payload = json.loads(standard_body())
+    payload["data"]["occurred_at"] = "last Tuesday"
+    body = json.dumps(payload).encode()
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    assert response.status_code == 400
+    assert response.json["reason"] == "malformed_payload"
+
+
+def test_nul_character_in_a_name_is_400_not_a_storage_error(client, tenant):
+    body = standard_body(name="Ada\u0000Lovelace")
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    assert response.status_code == 400
+    assert response.json["reason"] == "malformed_payload"
+
+
+def test_unknown_event_type_is_ignored_with_200(app, client, tenant):
+    body = standard_body(event_type="attendee.badge_printed")
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+
+    assert response.status_code == 200
+    assert response.json["status"] == "ignored"
+    assert response.json["reason"] == "ignored"
+    [delivery] = stored_deliveries(app, tenant)
+    assert delivery.status == DeliveryStatus.IGNORED
+
+
+def test_oversized_body_is_413(app, client, tenant):
+    body = b'{"type": "attendee.checked_in", "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    assert response.status_code == 413
+    assert response.json["reason"] == "payload_too_large"
+    assert stored_deliveries(app, tenant) == []
+
+
+def test_unknown_key_is_404(client, tenant):
+    body = standard_body()
+    response = client.post(
+        "/hooks/standard/not-a-real-key",
+        data=body,
+        headers=signed_headers(tenant.signing_secret, body),
+    )
+    assert response.status_code == 404
+    assert response.json["reason"] == "unknown_integration"
+
+
+def test_unknown_platform_is_404(client, tenant):
+    key = tenant.webhook_path.rsplit("/", 1)[1]
+    response = client.post(f"/hooks/nosuchplatform/{key}", data=b"{}")
+    assert response.status_code == 404
+    assert response.json["reason"] == "unknown_integration"
+
+
+def test_get_on_the_webhook_url_is_a_json_405(client, tenant):
+    response = client.get(tenant.webhook_path)
+    assert response.status_code == 405
+    assert response.json["reason"] == "method_not_allowed"
+
+
+def test_rotated_secret_keeps_the_old_one_valid_until_retired(app, client, tenant):
+    from service.accounts import retire_old_secrets, rotate_signing_secret
+    from service.context import secret_box
+    from service.models import Integration
+
+    with app.app_context(), session_scope() as session:
+        integration = session.get_one(Integration, tenant.integration_id)
+        new_secret = rotate_signing_secret(session, secret_box(), integration)
+
+    for secret in (tenant.signing_secret, new_secret):
+        body = standard_body(attendee_id=f"att-{secret[-6:]}")
+        assert post(client, tenant, body, signed_headers(secret, body)).status_code == 202
+
+    with app.app_context(), session_scope() as session:
+        integration = session.get_one(Integration, tenant.integration_id)
+        retire_old_secrets(session, secret_box(), integration)
+
+    body = standard_body(attendee_id="att-after-retire")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 401
+    )
+    assert post(client, tenant, body, signed_headers(new_secret, body)).status_code == 202
+
+
+def test_database_down_answers_503_and_stores_nothing(settings_overrides, tenant):
+    body = standard_body()
+    dead_database = {**settings_overrides, "database_url": "postgresql://nobody@127.0.0.1:1/none"}
+    with running_app(dead_database) as broken:
+        response = broken.test_client().post(
+            tenant.webhook_path, data=body, headers=signed_headers(tenant.signing_secret, body)
+        )
+    assert response.status_code == 503
+    assert response.json["reason"] == "storage_unavailable"
+    assert response.headers["Retry-After"]
