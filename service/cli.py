@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from service import accounts, migrate
+from service import accounts, demo, migrate
 from service.context import current_settings, secret_box
 from service.db import session_scope
 from service.models import Integration
@@ -22,6 +24,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_organizer)
     app.cli.add_command(add_integration)
     app.cli.add_command(rotate_secret)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(play_demo)
 
 
 def _print_json(value: dict[str, Any]) -> None:
@@ -101,6 +105,23 @@ def rotate_secret(integration_id: int, retire_old: bool) -> None:
             return
         secret = accounts.rotate_signing_secret(session, secret_box(), integration)
     _print_json({"integration_id": integration_id, "signing_secret": secret})
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo organizer (once) and print its login, API token and webhook URL."""
+    with _session() as session:
+        credentials = demo.ensure_demo_organizer(session, secret_box(), current_settings())
+    _print_json(asdict(credentials))
+
+
+@click.command("play-demo")
+def play_demo() -> None:
+    """Post the demo season to the running server's webhook URL as signed deliveries."""
+    with _session() as session:
+        credentials = demo.ensure_demo_organizer(session, secret_box(), current_settings())
+    result = demo.play(credentials, demo.demo_events(datetime.now(UTC)))
+    _print_json(asdict(result))
 
 
 @contextmanager

@@ -8,11 +8,15 @@ committed to the inbox is picked up by the sweeper once the broker is back.
 from __future__ import annotations
 
 import logging
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
 from flask import Flask, current_app
 
+from service import embedded_broker
 from service.config import Settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,8 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
+    if settings.broker_url.startswith("sqla+sqlite:///"):
+        _use_wal(Path(settings.broker_url.removeprefix("sqla+sqlite:///")))
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.conf.update(celery_settings(settings))
     app.extensions["celery"] = celery
@@ -61,7 +67,20 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     }
     if settings.broker_url.startswith(("redis://", "rediss://")):
         conf["broker_transport_options"] = {"socket_connect_timeout": 2, "socket_timeout": 10}
+    elif settings.broker_url.startswith(embedded_broker.SCHEME_PREFIX):
+        conf["broker_url"] = settings.broker_url.removeprefix(embedded_broker.SCHEME_PREFIX)
+        conf["broker_transport"] = embedded_broker.TRANSPORT_PATH
+        # kombu hands these to SQLAlchemy's create_engine: wait on a busy file, don't fail.
+        conf["broker_transport_options"] = {"connect_args": {"timeout": 30}}
     return conf
+
+
+def _use_wal(path: Path) -> None:
+    """Switch the embedded SQLite broker to WAL (it persists in the file) so that the worker's
+    polling never blocks the web process's publishing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def enqueue(task_name: str, *args: Any) -> bool:

@@ -42,6 +42,8 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def database_url(var_dir: Path) -> str:
     """A freshly migrated database: the configured PostgreSQL, or a SQLite file."""
+    if os.environ.get("CI") and not os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+        pytest.exit("CI runs the suite on PostgreSQL: set DATABASE_URL", returncode=3)
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'test.sqlite'}"
     if make_url(url).get_backend_name() == "postgresql":
         engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
@@ -57,6 +59,8 @@ def database_url(var_dir: Path) -> str:
 def broker_url(var_dir: Path) -> str:
     """The configured Redis (emptied first, so no stale message reaches the worker) or SQLite."""
     url = os.environ.get("BROKER_URL") or os.environ.get("REDIS_URL")
+    if os.environ.get("CI") and not (url or "").startswith("redis"):
+        pytest.exit("CI runs the suite on Redis: set REDIS_URL", returncode=3)
     if not url:
         return f"sqla+sqlite:///{var_dir / 'broker.sqlite'}"
     if url.startswith("redis"):
