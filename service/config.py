@@ -131,9 +131,13 @@ def validate(settings: Settings) -> list[str]:
     return problems
 
 
+# Fields whose environment variable is not simply the upper-cased field name.
+ENV_NAME_BY_FIELD = {"environment": "ROOMWISE_ENV"}
+
+
 def setting_names() -> list[str]:
     """The environment variable behind each field, for documentation checks."""
-    return [field.name.upper() for field in fields(Settings)]
+    return [ENV_NAME_BY_FIELD.get(field.name, field.name.upper()) for field in fields(Settings)]
 
 
 def _int(env: Mapping[str, str], name: str, default: int, problems: list[str]) -> int:
