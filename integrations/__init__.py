@@ -6,10 +6,20 @@ The registry is explicit: adding a platform means adding its module and one line
 from __future__ import annotations
 
 from integrations.base import Adapter
+from integrations.eventbrite import EventbriteAdapter
+from integrations.luma import LumaAdapter
+from integrations.pretix import PretixAdapter
 from integrations.standard import StandardAdapter
+from integrations.tito import TitoAdapter
+from integrations.zoom import ZoomAdapter
 
 REGISTRY: dict[str, type[Adapter]] = {
+    PretixAdapter.platform: PretixAdapter,
+    EventbriteAdapter.platform: EventbriteAdapter,
     StandardAdapter.platform: StandardAdapter,
+    TitoAdapter.platform: TitoAdapter,
+    ZoomAdapter.platform: ZoomAdapter,
+    LumaAdapter.platform: LumaAdapter,
 }
 
 

@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from integrations.http import PlatformApi
 
 
 class EventKind(StrEnum):
@@ -78,18 +81,69 @@ class NormalizedEvent:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True)
+class IntegrationConfig:
+    """What an organizer told Roomwise about one platform account.
+
+    `settings` are plain values (API base URL, organizer or event slugs); `credentials` are
+    secret (API tokens); `signing_secrets` verify webhooks, newest first.
+    """
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    signing_secrets: Sequence[str] = ()
+
+
+class SecretSource(StrEnum):
+    """Where an integration's webhook signing secret comes from."""
+
+    ROOMWISE = "roomwise"  # Roomwise generates it and shows it once (standard)
+    PLATFORM = "platform"  # the platform generates it; the organizer pastes it in (Tito, Zoom)
+    NONE = "none"  # the platform does not sign; the unguessable URL key is the secret
+
+
 class Adapter:
-    """Base class for platform adapters: verify a request, name it, parse it.
+    """Base class for platform adapters: verify a request, name it, parse it, complete it.
 
     Subclasses set `platform` (the module name, registry key and URL segment) and override
-    `verify` and `parse`; `delivery_id` defaults to a hash of the body for platforms that send
-    no delivery id of their own.
+    `verify` and `parse`. Platforms whose payloads are thin also override `api` and `resolve`;
+    platforms with a URL handshake override `handshake`; platforms whose webhooks can be
+    registered through their API override `register_webhook`. `delivery_id` defaults to a hash
+    of the body for platforms that send no delivery id of their own.
     """
 
     platform: ClassVar[str]
+    secret_source: ClassVar[SecretSource] = SecretSource.ROOMWISE
+    thin: ClassVar[bool] = False
 
     def __init__(self, tolerance_seconds: int = 300) -> None:
         self.tolerance_seconds = tolerance_seconds
+
+    def handshake(
+        self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str]
+    ) -> dict[str, Any] | None:
+        """The JSON answer to a platform's URL-validation request, or None if it is not one."""
+        return None
+
+    def api(self, config: IntegrationConfig) -> PlatformApi | None:
+        """A client for the platform's REST API, or None when the organizer gave no credentials."""
+        return None
+
+    def resolve(
+        self, events: list[NormalizedEvent], api: PlatformApi | None
+    ) -> list[NormalizedEvent]:
+        """Fill in what a thin payload leaves out by asking the platform's API (worker only)."""
+        return events
+
+    def register_webhook(
+        self, api: PlatformApi, webhook_url: str, config: IntegrationConfig
+    ) -> dict[str, Any]:
+        """Subscribe `webhook_url` to check-in events through the platform's API."""
+        raise NotImplementedError(f"{self.platform} webhooks are registered in its own UI")
+
+    def validate_settings(self, config: IntegrationConfig) -> list[str]:
+        """Problems with an organizer's settings for this platform, one sentence each."""
+        return []
 
     def verify(
         self,
@@ -98,8 +152,13 @@ class Adapter:
         secrets: Sequence[str],
         now: datetime | None = None,
     ) -> None:
-        """Raise `VerificationError` unless the request is authentic."""
-        raise NotImplementedError
+        """Raise `VerificationError` unless the request is authentic.
+
+        Platforms that sign nothing keep this default: the request reached the integration's
+        unguessable URL, which is their only credential.
+        """
+        if self.secret_source is not SecretSource.NONE:
+            raise NotImplementedError(f"{self.platform} signs its webhooks: override verify")
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[NormalizedEvent]:
         """Turn a verified request into events; raise `MalformedPayload` if it cannot."""
@@ -111,7 +170,7 @@ class Adapter:
 
     def headers_to_keep(self, headers: Mapping[str, str]) -> dict[str, str]:
         """The request headers worth storing with the delivery (never cookies or auth)."""
-        return {"content-type": headers.get("content-type", "")}
+        return {"content-type": lower_keys(headers).get("content-type", "")}
 
 
 def load_json_object(body: bytes) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
-from integrations import signatures
+from integrations import fields, signatures
 from integrations.base import (
     Adapter,
     AttendeeRef,
@@ -67,9 +67,6 @@ KIND_BY_TYPE = {
     "attendee.checkin_reverted": EventKind.CHECKIN_REVERTED,
 }
 
-MAX_ID_LENGTH = 200
-MAX_TEXT_LENGTH = 300
-
 
 class StandardAdapter(Adapter):
     platform = "standard"
@@ -104,21 +101,23 @@ class StandardAdapter(Adapter):
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[NormalizedEvent]:
         payload = load_json_object(body)
         event_type = payload.get("type")
-        if not isinstance(event_type, str) or not event_type:
-            raise MalformedPayload("malformed_payload", "type must be a non-empty string")
+        if not isinstance(event_type, str) or not event_type or not fields.storable(event_type):
+            raise MalformedPayload(
+                "malformed_payload", "type must be a non-empty string, without NUL"
+            )
         kind = KIND_BY_TYPE.get(event_type, EventKind.UNKNOWN)
         if kind is EventKind.UNKNOWN:
             return [NormalizedEvent(kind=kind, platform_type=event_type, raw=payload)]
 
-        data = _object(payload.get("data"), "data")
+        data = fields.json_object(payload.get("data"), "data")
         occurred = data.get("occurred_at", payload.get("timestamp"))
         return [
             NormalizedEvent(
                 kind=kind,
                 platform_type=event_type,
                 occurred_at=parse_timestamp(occurred, "data.occurred_at"),
-                gathering=_gathering(_object(data.get("gathering"), "data.gathering")),
-                attendee=_attendee(_object(data.get("attendee"), "data.attendee")),
+                gathering=_gathering(fields.json_object(data.get("gathering"), "data.gathering")),
+                attendee=_attendee(fields.json_object(data.get("attendee"), "data.attendee")),
                 raw=payload,
             )
         ]
@@ -128,16 +127,16 @@ def _gathering(raw: dict[str, Any]) -> GatheringRef:
     group_raw = raw.get("group")
     group = None
     if group_raw is not None:
-        group_obj = _object(group_raw, "data.gathering.group")
+        group_obj = fields.json_object(group_raw, "data.gathering.group")
         group = GroupRef(
-            external_id=_identifier(group_obj.get("id"), "data.gathering.group.id"),
-            name=_text(group_obj.get("name"), "data.gathering.group.name", required=True),
+            external_id=fields.identifier(group_obj.get("id"), "data.gathering.group.id"),
+            name=fields.text(group_obj.get("name"), "data.gathering.group.name", required=True),
         )
     return GatheringRef(
-        external_id=_identifier(raw.get("id"), "data.gathering.id"),
-        name=_text(raw.get("name"), "data.gathering.name", required=True),
-        starts_at=_optional_time(raw.get("starts_at"), "data.gathering.starts_at"),
-        ends_at=_optional_time(raw.get("ends_at"), "data.gathering.ends_at"),
+        external_id=fields.identifier(raw.get("id"), "data.gathering.id"),
+        name=fields.text(raw.get("name"), "data.gathering.name", required=True),
+        starts_at=fields.optional_time(raw.get("starts_at"), "data.gathering.starts_at"),
+        ends_at=fields.optional_time(raw.get("ends_at"), "data.gathering.ends_at"),
         group=group,
     )
 
@@ -145,48 +144,15 @@ def _gathering(raw: dict[str, Any]) -> GatheringRef:
 def _attendee(raw: dict[str, Any]) -> AttendeeRef:
     email = raw.get("email")
     if email is not None and (
-        not isinstance(email, str) or "@" not in email or len(email) > 320 or "\x00" in email
+        not isinstance(email, str)
+        or "@" not in email
+        or len(email) > 320
+        or not fields.storable(email)
     ):
         raise MalformedPayload("malformed_payload", "data.attendee.email must be an email address")
     return AttendeeRef(
-        external_id=_identifier(raw.get("id"), "data.attendee.id"),
+        external_id=fields.identifier(raw.get("id"), "data.attendee.id"),
         email=email,
-        name=_text(raw.get("name"), "data.attendee.name"),
-        company=_text(raw.get("company"), "data.attendee.company"),
+        name=fields.text(raw.get("name"), "data.attendee.name"),
+        company=fields.text(raw.get("company"), "data.attendee.company"),
     )
-
-
-def _object(value: object, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MalformedPayload("malformed_payload", f"{name} must be an object")
-    return value
-
-
-def _identifier(value: object, name: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or "\x00" in value:
-        raise MalformedPayload(
-            "malformed_payload", f"{name} must be a string of 1 to {MAX_ID_LENGTH} characters"
-        )
-    return value
-
-
-def _text(value: object, name: str, required: bool = False) -> str:
-    if value is None and not required:
-        return ""
-    if (
-        not isinstance(value, str)
-        or (required and not value)
-        or len(value) > MAX_TEXT_LENGTH
-        or "\x00" in value
-    ):
-        raise MalformedPayload(
-            "malformed_payload",
-            f"{name} must be text of at most {MAX_TEXT_LENGTH} characters, without NUL",
-        )
-    return value
-
-
-def _optional_time(value: object, name: str) -> datetime | None:
-    return None if value is None else parse_timestamp(value, name)

@@ -1,24 +1,20 @@
-"""Creating organizers, API tokens and integrations, and rotating signing secrets.
+"""Creating organizers, their admin logins and API tokens.
 
 The CLI, the demo and the tests all bootstrap through these functions, so there is one way to
-make an organizer and one way to connect a platform.
+make an organizer. Connecting platforms lives in `service.platforms`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from integrations import REGISTRY
-from integrations.signatures import generate_secret
-from service.config import Settings
-from service.crypto import SecretBox, hash_token, new_api_token, new_integration_key
-from service.models import ApiToken, Integration, Organizer, User
+from service.crypto import hash_token, new_api_token
+from service.models import ApiToken, Organizer, User
 
-# How many signing secrets stay valid at once: the new one and the one being retired.
-MAX_SIGNING_SECRETS = 2
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -33,14 +29,6 @@ class NewOrganizer:
     api_token: str
 
 
-@dataclass(frozen=True)
-class NewIntegration:
-    integration_id: int
-    platform: str
-    webhook_url: str
-    signing_secret: str
-
-
 def create_organizer(
     session: Session, name: str, email: str, password: str, timezone: str = "UTC"
 ) -> NewOrganizer:
@@ -51,12 +39,16 @@ def create_organizer(
         raise AccountError("email must be an email address")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    login = email.strip().lower()
+    # Checked up front so a taken login is a clear error, not the database's IntegrityError.
+    if session.scalar(select(User.id).where(User.email == login)) is not None:
+        raise AccountError(f"a login with email {login} already exists")
     organizer = Organizer(name=name.strip(), email=email.strip(), timezone=timezone)
     session.add(organizer)
     session.flush()
     user = User(
         organizer_id=organizer.id,
-        email=email.strip().lower(),
+        email=login,
         password_hash=generate_password_hash(password),
     )
     token = issue_api_token(session, organizer.id)
@@ -69,41 +61,3 @@ def issue_api_token(session: Session, organizer_id: int, label: str = "default")
     token = new_api_token()
     session.add(ApiToken(organizer_id=organizer_id, token_hash=hash_token(token), label=label))
     return token
-
-
-def create_integration(
-    session: Session, box: SecretBox, settings: Settings, organizer_id: int, platform: str
-) -> NewIntegration:
-    """Connect a platform: a secret webhook URL and a fresh signing secret."""
-    if platform not in REGISTRY:
-        raise AccountError(f"unknown platform {platform!r}; known: {', '.join(sorted(REGISTRY))}")
-    if session.get(Organizer, organizer_id) is None:
-        raise AccountError(f"no organizer with id {organizer_id}")
-    secret = generate_secret()
-    integration = Integration(
-        organizer_id=organizer_id,
-        platform=platform,
-        key=new_integration_key(),
-        secrets_encrypted=box.seal([secret]),
-    )
-    session.add(integration)
-    session.flush()
-    return NewIntegration(integration.id, platform, webhook_url(settings, integration), secret)
-
-
-def rotate_signing_secret(session: Session, box: SecretBox, integration: Integration) -> str:
-    """Add a new signing secret; the previous one keeps working until the next rotation."""
-    secret = generate_secret()
-    current: list[str] = box.open(integration.secrets_encrypted, [])
-    integration.secrets_encrypted = box.seal([secret, *current][:MAX_SIGNING_SECRETS])
-    return secret
-
-
-def retire_old_secrets(session: Session, box: SecretBox, integration: Integration) -> None:
-    """Keep only the newest signing secret, once every sender uses it."""
-    current: list[str] = box.open(integration.secrets_encrypted, [])
-    integration.secrets_encrypted = box.seal(current[:1])
-
-
-def webhook_url(settings: Settings, integration: Integration) -> str:
-    return f"{settings.public_base_url}/hooks/{integration.platform}/{integration.key}"

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.base import AttendeeRef, EventKind, GatheringRef, NormalizedEvent
+from integrations.base import AttendeeRef, EventKind, GatheringRef, GroupRef, NormalizedEvent
 from service.models import (
     Attendance,
     AttendanceEvent,
@@ -100,16 +100,21 @@ def apply_events(
 
 
 def upsert_gathering(session: Session, integration: Integration, ref: GatheringRef) -> Gathering:
-    """Find or create the gathering (and its group) by the platform's ids; refresh its details."""
+    """Find or create the gathering (and its group) by the platform's ids; refresh its details.
+
+    The group is the platform's own series when it has one, else the organizer's first
+    name-prefix rule that matches the gathering's name.
+    """
     group_id = None
-    if ref.group is not None:
+    group_ref = ref.group or group_by_rule(integration.settings.get("group_rules", []), ref.name)
+    if group_ref is not None:
         group, _ = get_or_create(
             session,
             Group,
-            {"integration_id": integration.id, "external_id": ref.group.external_id},
-            {"organizer_id": integration.organizer_id, "name": ref.group.name},
+            {"integration_id": integration.id, "external_id": group_ref.external_id},
+            {"organizer_id": integration.organizer_id, "name": group_ref.name},
         )
-        group.name = ref.group.name
+        group.name = group_ref.name
         group_id = group.id
     gathering, _ = get_or_create(
         session,
@@ -125,6 +130,15 @@ def upsert_gathering(session: Session, integration: Integration, ref: GatheringR
     if ref.ends_at is not None:
         gathering.ends_at = ref.ends_at
     return gathering
+
+
+def group_by_rule(rules: list[dict[str, str]], gathering_name: str) -> GroupRef | None:
+    """The group named by the first rule whose prefix starts the gathering's name (any case)."""
+    name = gathering_name.casefold()
+    for rule in rules:
+        if name.startswith(rule["prefix"].casefold()):
+            return GroupRef(external_id=f"rule:{rule['group']}", name=rule["group"])
+    return None
 
 
 def resolve_person(session: Session, integration: Integration, ref: AttendeeRef) -> Person:
@@ -183,6 +197,9 @@ def record_attendance_event(
     )
     # Lock the attendance row so two workers folding events for it never overwrite each other.
     session.execute(select(Attendance.id).where(Attendance.id == attendance.id).with_for_update())
+    # Reload it under the lock: the copy read above may predate another worker's commit, and
+    # the ORM writes only the columns that differ from the copy it holds.
+    session.refresh(attendance)
     inserted = insert_ignoring_conflict(
         session,
         AttendanceEvent,

@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from service import accounts, demo, migrate
+from service import accounts, demo, migrate, platforms
 from service.context import current_settings, secret_box
 from service.db import session_scope
 from service.models import Integration
@@ -73,37 +73,71 @@ def create_organizer(name: str, email: str, password: str, timezone: str) -> Non
 
 @click.command("add-integration")
 @click.option("--organizer", "organizer_id", type=int, required=True)
-@click.option("--platform", required=True)
-def add_integration(organizer_id: int, platform: str) -> None:
-    """Connect a platform; prints the webhook URL and signing secret to give it."""
+@click.option("--platform", required=True, help="standard, pretix, eventbrite, tito, zoom, luma")
+@click.option("--api-url", help="The platform's API base URL (pretix: your instance's /api/v1/).")
+@click.option("--api-token", help="A platform API token, for thin payloads and registration.")
+@click.option("--signing-secret", help="The secret the platform signs with (Tito, Zoom).")
+@click.option("--pretix-organizer", help="pretix: the organizer slug.")
+@click.option("--event", help="pretix or Eventbrite: limit the webhook to this event.")
+@click.option("--organization", help="Eventbrite: the organization id to register under.")
+@click.option("--no-register", is_flag=True, help="Do not register the webhook via the API.")
+def add_integration(
+    organizer_id: int,
+    platform: str,
+    api_url: str | None,
+    api_token: str | None,
+    signing_secret: str | None,
+    pretix_organizer: str | None,
+    event: str | None,
+    organization: str | None,
+    no_register: bool,
+) -> None:
+    """Connect a platform; prints the webhook URL (and secret) to give it."""
+    options = {
+        "api_url": api_url,
+        "organizer": pretix_organizer,
+        "event": event,
+        "organization": organization,
+    }
     with _session() as session:
-        created = accounts.create_integration(
-            session, secret_box(), current_settings(), organizer_id, platform
+        created = platforms.create_integration(
+            session,
+            secret_box(),
+            current_settings(),
+            organizer_id,
+            platform,
+            platform_settings={key: value for key, value in options.items() if value},
+            credentials={"api_token": api_token} if api_token else None,
+            signing_secret=signing_secret,
+            register=not no_register,
         )
-    _print_json(
-        {
-            "integration_id": created.integration_id,
-            "platform": created.platform,
-            "webhook_url": created.webhook_url,
-            "signing_secret": created.signing_secret,
-        }
-    )
+    printed: dict[str, Any] = {
+        "integration_id": created.integration_id,
+        "platform": created.platform,
+        "webhook_url": created.webhook_url,
+    }
+    if created.signing_secret:
+        printed["signing_secret"] = created.signing_secret
+    if created.registration is not None:
+        printed["registered"] = created.registration
+    _print_json(printed)
 
 
 @click.command("rotate-secret")
 @click.option("--integration", "integration_id", type=int, required=True)
+@click.option("--secret", "new_secret", help="The platform's new secret (Tito, Zoom).")
 @click.option("--retire-old", is_flag=True, help="Drop every secret but the newest instead.")
-def rotate_secret(integration_id: int, retire_old: bool) -> None:
+def rotate_secret(integration_id: int, new_secret: str | None, retire_old: bool) -> None:
     """Add a signing secret (the previous one stays valid), or retire the old ones."""
     with _session() as session:
         integration = session.get(Integration, integration_id)
         if integration is None:
             raise click.UsageError(f"no integration with id {integration_id}")
         if retire_old:
-            accounts.retire_old_secrets(session, secret_box(), integration)
+            platforms.retire_old_secrets(session, secret_box(), integration)
             _print_json({"integration_id": integration_id, "retired": True})
             return
-        secret = accounts.rotate_signing_secret(session, secret_box(), integration)
+        secret = platforms.rotate_signing_secret(session, secret_box(), integration, new_secret)
     _print_json({"integration_id": integration_id, "signing_secret": secret})
 
 
@@ -130,5 +164,5 @@ def _session() -> Iterator[Session]:
     try:
         with session_scope() as session:
             yield session
-    except accounts.AccountError as err:
+    except (accounts.AccountError, platforms.IntegrationError) as err:
         raise click.UsageError(str(err)) from err

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.standard import StandardAdapter
-from service.accounts import create_integration, create_organizer
+from service.accounts import create_organizer
 from service.config import Settings
 from service.crypto import SecretBox
 from service.models import User
+from service.platforms import create_integration
 
 DEMO_EMAIL = "demo@roomwise.local"
 DEMO_PASSWORD = "roomwise-demo"
@@ -142,7 +143,7 @@ def ensure_demo_organizer(session: Session, box: SecretBox, settings: Settings) 
         login_password=DEMO_PASSWORD,
         api_token=organizer.api_token,
         webhook_url=integration.webhook_url,
-        signing_secret=integration.signing_secret,
+        signing_secret=integration.signing_secret or "",
     )
     session.commit()
     path.write_text(json.dumps(asdict(credentials), indent=2))

@@ -14,5 +14,5 @@ SCHEME_PREFIX = "sqla+"
 TRANSPORT_PATH = "service.embedded_broker:Transport"
 
 
-class Transport(SQLAlchemyTransport):  # type: ignore[misc]
+class Transport(SQLAlchemyTransport):
     polling_interval = 0.05

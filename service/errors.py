@@ -8,6 +8,8 @@ as an HTML error page or a bare 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
@@ -19,6 +21,9 @@ STATUS_BY_REASON: dict[str, int] = {
     "malformed_json": 400,
     "malformed_payload": 400,
     "invalid_parameter": 400,
+    "empty_body": 400,
+    "wrong_content_type": 400,
+    "invalid_rows": 400,
     # 401: not provably from who it claims to be.
     "missing_signature": 401,
     "bad_signature": 401,
@@ -40,13 +45,19 @@ STATUS_BY_REASON: dict[str, int] = {
 
 
 class ApiError(Exception):
-    """An error with a reason slug; its HTTP status comes from `STATUS_BY_REASON`."""
+    """An error with a reason slug; its HTTP status comes from `STATUS_BY_REASON`.
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    `extra` adds fields to the body that a client needs to act on, e.g. a list of row errors.
+    """
+
+    def __init__(
+        self, reason: str, detail: str = "", extra: Mapping[str, Any] | None = None
+    ) -> None:
         if reason not in STATUS_BY_REASON:
             raise ValueError(f"unknown error reason {reason!r}")
         self.reason = reason
         self.detail = detail
+        self.extra = dict(extra or {})
         super().__init__(detail or reason)
 
     @property
@@ -54,8 +65,10 @@ class ApiError(Exception):
         return STATUS_BY_REASON[self.reason]
 
 
-def error_response(reason: str, detail: str, status: int) -> tuple[Response, int]:
-    body = {"status": "error", "reason": reason}
+def error_response(
+    reason: str, detail: str, status: int, extra: Mapping[str, Any] | None = None
+) -> tuple[Response, int]:
+    body: dict[str, Any] = {**(extra or {}), "status": "error", "reason": reason}
     if detail:
         body["detail"] = detail
     response = jsonify(body)
@@ -67,7 +80,7 @@ def error_response(reason: str, detail: str, status: int) -> tuple[Response, int
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> tuple[Response, int]:
-        return error_response(err.reason, err.detail, err.status)
+        return error_response(err.reason, err.detail, err.status, err.extra)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> tuple[Response, int]:

@@ -11,15 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from integrations import adapter_for
-from integrations.base import EventKind, MalformedPayload, VerificationError
+from integrations.base import EventKind, IntegrationConfig, MalformedPayload, VerificationError
+from integrations.http import PlatformAuthError, PlatformError, PlatformUnavailable
+from service import imports
 from service.attendance import apply_events
 from service.crypto import SecretBox
 from service.errors import ApiError
+from service.imports import InvalidRows
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
 from service.upsert import insert_ignoring_conflict
 
@@ -28,6 +32,7 @@ class Receipt(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    HANDSHAKE = "handshake"
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class ReceiveResult:
     receipt: Receipt
     delivery_id: int | None
     event_type: str
+    answer: dict[str, Any] | None = None
 
 
 def receive(
@@ -60,9 +66,14 @@ def receive(
     ).one_or_none()
     if integration is None:
         raise ApiError("unknown_integration", "no integration has this webhook URL")
+    secrets = box.open(integration.secrets_encrypted, [])
     try:
-        adapter.verify(body, headers, box.open(integration.secrets_encrypted, []), now)
+        adapter.verify(body, headers, secrets, now)
+        answer = adapter.handshake(body, headers, secrets)
+        if answer is not None:
+            return ReceiveResult(Receipt.HANDSHAKE, None, "", answer)
         events = adapter.parse(body, headers)
+        external_id = adapter.delivery_id(body, headers)[:200]
     except (VerificationError, MalformedPayload) as err:
         raise ApiError(err.reason, err.detail) from err
 
@@ -73,7 +84,7 @@ def receive(
         Delivery,
         {
             "integration_id": integration.id,
-            "external_id": adapter.delivery_id(body, headers)[:200],
+            "external_id": external_id,
             "event_type": event_type,
             "headers": adapter.headers_to_keep(headers),
             "body": body,
@@ -96,11 +107,13 @@ class ProcessOutcome(StrEnum):
     FAILED = "failed"
 
 
-def process(session: Session, delivery_id: int) -> ProcessOutcome:
+def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcome:
     """Apply one stored delivery in the caller's transaction, holding its row lock.
 
     The lock makes two workers given the same delivery (a redelivery, a sweep racing a retry)
-    take turns; the second sees it processed and does nothing.
+    take turns; the second sees it processed and does nothing. A platform that is down raises
+    `PlatformUnavailable` for the caller to retry later; any other platform error fails the
+    delivery with its reason, and a 401/403 also marks the integration's credentials invalid.
     """
     delivery = session.scalars(
         select(Delivery).where(Delivery.id == delivery_id).with_for_update()
@@ -110,19 +123,61 @@ def process(session: Session, delivery_id: int) -> ProcessOutcome:
     if delivery.status != DeliveryStatus.RECEIVED:
         return ProcessOutcome.ALREADY_DONE
     integration = session.get_one(Integration, delivery.integration_id)
-    adapter = adapter_for(integration.platform)
     delivery.attempts += 1
-    if adapter is None:
-        return _fail(delivery, f"platform {integration.platform!r} is no longer supported")
     try:
-        events = adapter.parse(delivery.body, delivery.headers)
+        delivery.summary = _apply(session, box, integration, delivery)
     except MalformedPayload as err:
         return _fail(delivery, f"{err.reason}: {err.detail}")
-    apply_events(session, integration, delivery, events)
+    except InvalidRows as err:
+        return _fail(delivery, f"invalid_rows: {err}")
+    except PlatformUnavailable:
+        raise
+    except PlatformError as err:
+        note_platform_error(integration, err)
+        return _fail(delivery, f"{err.reason}: {err.detail}")
     delivery.status = DeliveryStatus.PROCESSED
     delivery.reason = None
     delivery.processed_at = utcnow()
     return ProcessOutcome.PROCESSED
+
+
+def _apply(
+    session: Session, box: SecretBox, integration: Integration, delivery: Delivery
+) -> dict[str, Any]:
+    """Apply a webhook's events through its platform's adapter, or an uploaded file."""
+    if integration.platform == imports.PLATFORM:
+        return imports.apply_stored(session, integration, delivery)
+    adapter = adapter_for(integration.platform)
+    if adapter is None:
+        raise MalformedPayload(
+            "unknown_platform", f"platform {integration.platform!r} is no longer supported"
+        )
+    events = adapter.parse(delivery.body, delivery.headers)
+    if adapter.thin:
+        api = adapter.api(integration_config(box, integration))
+        try:
+            events = adapter.resolve(events, api)
+        finally:
+            if api is not None:
+                api.close()
+    return {"events": len(events), "applied": apply_events(session, integration, delivery, events)}
+
+
+def integration_config(box: SecretBox, integration: Integration) -> IntegrationConfig:
+    """Decrypt what an adapter needs to call the platform's API for this integration."""
+    return IntegrationConfig(
+        settings=integration.settings,
+        credentials=box.open(integration.credentials_encrypted, {}),
+        signing_secrets=box.open(integration.secrets_encrypted, []),
+    )
+
+
+def note_platform_error(integration: Integration, err: PlatformError) -> None:
+    """Keep the latest platform error on the integration, where the organizer looks first."""
+    integration.last_error = f"{err.reason}: {err.detail}"[:2000]
+    integration.last_error_at = utcnow()
+    if isinstance(err, PlatformAuthError):
+        integration.credentials_invalid_at = integration.last_error_at
 
 
 def _fail(delivery: Delivery, reason: str) -> ProcessOutcome:
@@ -130,6 +185,19 @@ def _fail(delivery: Delivery, reason: str) -> ProcessOutcome:
     delivery.reason = reason[:2000]
     delivery.processed_at = utcnow()
     return ProcessOutcome.FAILED
+
+
+def note_retry(session: Session, delivery_id: int, reason: str) -> None:
+    """Count a failed attempt that will be retried, and say why, where the organizer can see it.
+
+    The attempt's own transaction was rolled back, so this runs in a fresh one.
+    """
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.RECEIVED)
+        .values(attempts=Delivery.attempts + 1, reason=f"retrying: {reason}"[:2000])
+    )
+    session.commit()
 
 
 def record_failure(session: Session, delivery_id: int, reason: str) -> None:

@@ -109,6 +109,7 @@ class Integration(Base):
 
     `secrets_encrypted` and `credentials_encrypted` hold Fernet tokens (see `service.crypto`);
     several signing secrets may be valid at once so an organizer can rotate without downtime.
+    `settings` holds plain values: API base URL, platform slugs, name-prefix → group rules.
     """
 
     __tablename__ = "integration"
@@ -123,8 +124,10 @@ class Integration(Base):
     credentials_encrypted: Mapped[str] = mapped_column(Text, default="")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_delivery_at: Mapped[datetime | None]
+    # Set when the platform's API answered 401/403; cleared when new credentials are saved.
+    credentials_invalid_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
 
 
 class Group(Base):
@@ -268,6 +271,8 @@ class Delivery(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.RECEIVED)
     reason: Mapped[str | None] = mapped_column(Text)
+    # What processing did, e.g. an import's counts; shown with the delivery.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]

@@ -1,11 +1,835 @@
-"""The OpenAPI 3.1 description served at `/api/v1/openapi.json`."""
+"""The OpenAPI 3.1 description served at `/api/v1/openapi.json`.
+
+It is written out rather than generated so that it can say what the code cannot: which error
+reasons each operation answers with, and what a sender should do about them. To keep it honest,
+`tests/service/test_api.py` checks that every route of the app is described here (with its
+endpoint name as `operationId`) and that real responses match the component schemas, which
+mirror `service/serializers.py` field for field.
+
+Repeated shapes (error responses, pages, nullable timestamps) come from the small builders
+below, so each fact is stated once.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from integrations import signatures
+from integrations.fields import MAX_ID_LENGTH, MAX_TEXT_LENGTH
+from integrations.standard import KIND_BY_TYPE
+from service.models import DeliveryStatus
+
+Schema = dict[str, Any]
+
+JSON = "application/json"
+# The API's paging bounds; tests/service/test_api.py checks them against what is served.
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+BEARER = "bearerAuth"
+TOKEN_REASONS = ("missing_token", "bad_token")
+ATTENDANCE_STATUSES = ["registered", "checked_in", "checked_out", "reverted"]
+
+
+# --- schema builders -----------------------------------------------------------------------
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Schema], optional: tuple[str, ...] = (), **extra: Any) -> Schema:
+    """A closed object; every property is required unless named in `optional`.
+
+    The serializers always emit every key (null when unknown), so "required" is the default.
+    """
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def nullable(schema: Schema) -> Schema:
+    """`schema` or JSON null, in 3.1 style (there is no `nullable` keyword any more)."""
+    if "$ref" in schema:
+        return {"oneOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def integer(description: str, **extra: Any) -> Schema:
+    return {"type": "integer", "description": description, **extra}
+
+
+def text(description: str, **extra: Any) -> Schema:
+    return {"type": "string", "description": description, **extra}
+
+
+def timestamp(description: str) -> Schema:
+    return {"type": "string", "format": "date-time", "description": description}
+
+
+def optional_timestamp(description: str) -> Schema:
+    return nullable(timestamp(description + " Null until it happens."))
+
+
+def const(value: str, description: str = "") -> Schema:
+    return {
+        "type": "string",
+        "const": value,
+        **({"description": description} if description else {}),
+    }
+
+
+def page(items_key: str, item: str) -> Schema:
+    """A page of a list endpoint: the items and where the next page starts."""
+    return obj(
+        {
+            items_key: {"type": "array", "items": ref(item)},
+            "next_offset": nullable(
+                integer("The `offset` of the next page; null on the last page.", minimum=0)
+            ),
+        }
+    )
+
+
+# --- parameter and response builders -------------------------------------------------------
+
+
+def parameter(location: str, name: str, schema: Schema, description: str, **extra: Any) -> Schema:
+    return {"name": name, "in": location, "schema": schema, "description": description, **extra}
+
+
+def path_id(name: str, what: str) -> Schema:
+    return parameter("path", name, {"type": "integer"}, f"The {what}'s id.", required=True)
+
+
+def header(name: str, description: str, **schema: Any) -> Schema:
+    return parameter("header", name, {"type": "string", **schema}, description, required=True)
+
+
+PAGE_PARAMETERS = [
+    parameter(
+        "query",
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+        "How many items to return.",
+    ),
+    parameter(
+        "query",
+        "offset",
+        {"type": "integer", "minimum": 0, "default": 0},
+        "How many items to skip; use the previous page's `next_offset`.",
+    ),
+]
+
+
+def json_response(description: str, schema: Schema, **extra: Any) -> Schema:
+    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
+
+
+def error_response(description: str, *reasons: str, **extra: Any) -> Schema:
+    """An `Error` body whose `reason` is one of `reasons` (each in `service.errors`)."""
+    schema = {"allOf": [ref("Error"), {"properties": {"reason": {"enum": list(reasons)}}}]}
+    return json_response(description, schema, **extra)
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    responses: dict[str, Schema],
+    *,
+    parameters: list[Schema] | None = None,
+    authenticated: bool = True,
+    **extra: Any,
+) -> Schema:
+    """One operation; `operation_id` is the Flask endpoint's function name.
+
+    Authenticated operations (the API under /api/v1) get the bearer scheme and the 401 that each
+    of them can answer; the others say explicitly that they need no token.
+    """
+    if authenticated:
+        token_error = error_response("No bearer token, or one that is not valid.", *TOKEN_REASONS)
+        responses = {**responses, "401": token_error}
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "security": [{BEARER: []}] if authenticated else [],
+        "parameters": parameters or [],
+        "responses": responses,
+        **extra,
+    }
+
+
+INVALID_PARAMETER = error_response(
+    "A query parameter is not a whole number or is out of range.", "invalid_parameter"
+)
+
+
+def not_found(what: str) -> Schema:
+    return error_response(
+        f"No {what} with this id belongs to the token's organizer (another organizer's {what} "
+        "answers exactly the same, so ids reveal nothing across organizers).",
+        "not_found",
+    )
+
+
+# --- component schemas: the API's objects (service/serializers.py) --------------------------
+
+GROUP_SUMMARY = obj({"id": integer("Roomwise's group id."), "name": text("The group's name.")})
+
+GATHERING_FIELDS: dict[str, Schema] = {
+    "id": integer("Roomwise's gathering id."),
+    "name": text("The gathering's name, as the platform last sent it."),
+    "group": nullable(ref("GroupSummary")),
+    "starts_at": optional_timestamp("When the gathering starts (UTC)."),
+    "ends_at": optional_timestamp("When the gathering ends (UTC)."),
+    "checked_in": integer("How many people checked in (and were not reverted).", minimum=0),
+}
+
+PERSON = obj(
+    {
+        "id": integer("Roomwise's person id; one per organizer and normalized email."),
+        "name": text("The person's name (empty when no platform sent one)."),
+        "email": nullable(text("The email as first received.")),
+        "company": text("The person's company (empty when no platform sent one)."),
+    }
+)
+
+ATTENDANCE = obj(
+    {
+        "person": ref("Person"),
+        "status": {
+            "type": "string",
+            "enum": ATTENDANCE_STATUSES,
+            "description": "Where the person stands, derived from the timestamps.",
+        },
+        "registered_at": optional_timestamp("The earliest registration."),
+        "checked_in_at": optional_timestamp("The first check-in (arrival)."),
+        "checked_out_at": optional_timestamp("The last check-out; null again after a re-entry."),
+        "source": text("The platform the attendance first came from."),
+    }
+)
+
+DELIVERY = obj(
+    {
+        "id": integer("Roomwise's delivery id."),
+        "integration_id": integer("The integration whose webhook URL received it."),
+        "platform": text("The integration's platform, e.g. `standard`."),
+        "external_id": text("The platform's delivery id (`webhook-id` for `standard`)."),
+        "event_type": text("The platform's event type(s), comma-separated."),
+        "status": {
+            "type": "string",
+            "enum": [status.value for status in DeliveryStatus],
+            "description": "received: waiting for a worker; processed: applied; ignored: an "
+            "event type Roomwise does not handle; failed: see `reason`, then replay.",
+        },
+        "reason": nullable(text("Why the delivery was ignored or failed.")),
+        "summary": nullable(
+            {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "What processing recorded: events and applied for webhooks; "
+                "rows, gatherings, people, check_ins and unchanged for imports.",
+            }
+        ),
+        "attempts": integer("How many times a worker processed it.", minimum=0),
+        "received_at": timestamp("When the webhook request was stored (UTC)."),
+        "processed_at": optional_timestamp("When a worker finished with it (UTC)."),
+    }
+)
+
+GROUP_RULE = obj(
+    {
+        "prefix": text("A gathering whose name starts with this (any case)…", minLength=1),
+        "group": text("…belongs to the group with this name.", minLength=1),
+    }
+)
+
+INTEGRATION_SETTINGS = obj(
+    {
+        "group_rules": {
+            "type": "array",
+            "items": ref("GroupRule"),
+            "maxItems": 100,
+            "description": "Name-prefix rules for gatherings the platform gives no series; "
+            "the first match wins.",
+        },
+        "api_url": text("The platform's API base URL, for thin payloads and registration."),
+        "organizer": text("pretix: the organizer slug."),
+        "event": text("pretix or Eventbrite: the one event the webhook is limited to."),
+        "organization": text("Eventbrite: the organization the webhook is registered under."),
+        "webhook_registration": {
+            "type": "object",
+            "description": "What the platform answered when Roomwise registered the webhook.",
+        },
+    },
+    optional=(
+        "group_rules",
+        "api_url",
+        "organizer",
+        "event",
+        "organization",
+        "webhook_registration",
+    ),
+)
+
+INTEGRATION = obj(
+    {
+        "id": integer("Roomwise's integration id."),
+        "platform": text("standard, pretix, eventbrite, tito, zoom, luma or csv."),
+        "webhook_url": text("The URL to give the platform (it contains the secret key)."),
+        "settings": ref("IntegrationSettings"),
+        "has_credentials": {"type": "boolean", "description": "Platform API credentials set."},
+        "credentials_invalid": {
+            "type": "boolean",
+            "description": "The platform's API refused the credentials (401/403); set new ones.",
+        },
+        "credentials_invalid_at": optional_timestamp("When the credentials were refused."),
+        "last_error": nullable(text("The latest platform error, with its reason slug.")),
+        "last_error_at": optional_timestamp("When that error happened."),
+        "last_delivery_at": optional_timestamp("When the latest webhook arrived."),
+        "deliveries": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 1},
+            "description": "How many deliveries are in each status.",
+        },
+        "created_at": timestamp("When the platform was connected."),
+    }
+)
+
+INTEGRATION_UPDATE = obj(
+    {
+        "group_rules": {"type": "array", "items": ref("GroupRule"), "maxItems": 100},
+        "api_url": text("New API base URL.", minLength=1, maxLength=500),
+        "organizer": text("New pretix organizer slug.", minLength=1, maxLength=500),
+        "event": text("New event limit.", minLength=1, maxLength=500),
+        "organization": text("New Eventbrite organization id.", minLength=1, maxLength=500),
+        "api_token": text(
+            "New API token; stored encrypted, never shown again; clears `credentials_invalid`.",
+            minLength=1,
+            maxLength=500,
+        ),
+    },
+    optional=("group_rules", "api_url", "organizer", "event", "organization", "api_token"),
+    additionalProperties=False,
+)
+
+IMPORT_ACCEPTED = obj(
+    {
+        "status": const("accepted"),
+        "import": integer(
+            "The import's delivery id: `GET /api/v1/deliveries/{id}` shows when it is "
+            "processed, and its counts in `summary`."
+        ),
+        "rows": integer("How many rows the file has.", minimum=1),
+    }
+)
+
+IMPORT_DUPLICATE = obj(
+    {
+        "status": const("duplicate"),
+        "import": integer("The delivery id of the identical upload received before."),
+    }
+)
+
+ROW_ERROR = obj(
+    {
+        "row": integer("The 1-based data row; 0 for the header or the file as a whole.", minimum=0),
+        "field": text("The column the problem is in (empty for the whole row or file)."),
+        "message": text("What is wrong, for people."),
+    }
+)
+
+INVALID_ROWS = obj(
+    {
+        "status": const("error"),
+        "reason": const("invalid_rows"),
+        "detail": text("How many problems were found; nothing was imported."),
+        "errors": {"type": "array", "items": ref("RowError"), "maxItems": 100},
+        "error_count": integer(
+            "How many problems in all (only the first 100 are listed).", minimum=1
+        ),
+    }
+)
+
+ERROR = obj(
+    {
+        "status": const("error"),
+        "reason": text("A machine-readable slug, stable across releases."),
+        "detail": text("A sentence for people; may change between releases."),
+    },
+    optional=("detail",),
+)
+
+# --- component schemas: webhook bodies and answers -----------------------------------------
+
+
+def bounded_text(description: str, required: bool = False) -> Schema:
+    return text(description, maxLength=MAX_TEXT_LENGTH, minLength=1 if required else 0)
+
+
+def platform_id(description: str) -> Schema:
+    return {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+            {"type": "integer"},
+        ],
+        "description": description + " Integers are read as their decimal string.",
+    }
+
+
+STANDARD_GROUP = obj(
+    {
+        "id": platform_id("Your id for the recurring group."),
+        "name": bounded_text("The group's name.", required=True),
+    }
+)
+
+STANDARD_GATHERING = obj(
+    {
+        "id": platform_id("Your id for this occurrence; the same on every event about it."),
+        "name": bounded_text("The gathering's name.", required=True),
+        "starts_at": timestamp("ISO-8601; without an offset it is taken as UTC."),
+        "ends_at": timestamp("ISO-8601; without an offset it is taken as UTC."),
+        "group": ref("StandardGroup"),
+    },
+    optional=("starts_at", "ends_at", "group"),
+)
+
+STANDARD_ATTENDEE = obj(
+    {
+        "id": platform_id("Your id for the person."),
+        "email": {
+            "type": "string",
+            "format": "email",
+            "maxLength": 320,
+            "description": "Matched case-insensitively to merge the person across platforms.",
+        },
+        "name": bounded_text("The person's name."),
+        "company": bounded_text("The person's company."),
+    },
+    optional=("email", "name", "company"),
+)
+
+STANDARD_DATA = obj(
+    {
+        "gathering": ref("StandardGathering"),
+        "attendee": ref("StandardAttendee"),
+        "occurred_at": timestamp("When it happened; defaults to the top-level `timestamp`."),
+    },
+    optional=("occurred_at",),
+)
+
+STANDARD_PAYLOAD = obj(
+    {
+        "type": text(
+            "The event type. Handled: "
+            + ", ".join(f"`{name}`" for name in KIND_BY_TYPE)
+            + ". Any other type is stored and answered with 200 `ignored`.",
+            minLength=1,
+            examples=list(KIND_BY_TYPE),
+        ),
+        "timestamp": timestamp("When the event happened or was sent (ISO-8601)."),
+        "data": ref("StandardData"),
+    },
+    description="Roomwise's `standard` webhook format. Every text field is at most "
+    f"{MAX_TEXT_LENGTH} characters, ids at most {MAX_ID_LENGTH}; neither may contain NUL or "
+    "an unpaired surrogate escape such as `\\ud800`.",
+)
+
+WEBHOOK_ACCEPTED = obj(
+    {
+        "status": const("accepted"),
+        "delivery": integer("The stored delivery's id; see `GET /api/v1/deliveries/{id}`."),
+    }
+)
+WEBHOOK_DUPLICATE = obj(
+    {"status": const("duplicate", "This webhook-id was already received; nothing changed.")}
+)
+WEBHOOK_IGNORED = obj(
+    {
+        "status": const("ignored"),
+        "delivery": integer("The stored delivery's id."),
+        "reason": const("ignored"),
+        "detail": text("Which event type is not handled."),
+    }
+)
+
+HEALTH = obj({"status": const("ok")})
+READINESS = obj(
+    {
+        "status": {"type": "string", "enum": ["ready", "not_ready"]},
+        "checks": obj(
+            {
+                "database": text("`ok`, or `error: <ExceptionName>`."),
+                "broker": text("`ok`, or `error: <ExceptionName>`."),
+            }
+        ),
+        "reason": const("not_ready", "Present only when not ready."),
+    },
+    optional=("reason",),
+)
+
+# --- paths ---------------------------------------------------------------------------------
+
+RECEIVE_WEBHOOK = operation(
+    "receive_webhook",
+    "Receive a platform webhook",
+    "webhooks",
+    {
+        "202": json_response("Stored and queued for processing.", ref("WebhookAccepted")),
+        "200": json_response(
+            "Already received (`duplicate`), or stored but of a type Roomwise does not handle "
+            "(`ignored`). Either way, do not retry.",
+            {"oneOf": [ref("WebhookDuplicate"), ref("WebhookIgnored")]},
+        ),
+        "400": error_response(
+            "Authentic, but the body is not valid JSON or not in the platform's format; "
+            "`detail` names the field. Retrying the same body will not help.",
+            "malformed_json",
+            "malformed_payload",
+        ),
+        "401": error_response(
+            "Not provably from the platform: missing headers, no matching signature, or a "
+            "timestamp outside the tolerance.",
+            "missing_signature",
+            "bad_signature",
+            "bad_timestamp",
+            "stale_timestamp",
+            "future_timestamp",
+        ),
+        "404": error_response("No integration has this platform and key.", "unknown_integration"),
+        "413": error_response("The body is over WEBHOOK_MAX_BYTES.", "payload_too_large"),
+        "503": error_response(
+            "The delivery could not be stored right now; retry after `Retry-After` seconds.",
+            "storage_unavailable",
+            headers={
+                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
+            },
+        ),
+    },
+    authenticated=False,
+    parameters=[
+        parameter(
+            "path", "platform", {"type": "string"}, "The platform, e.g. `standard`.", required=True
+        ),
+        parameter(
+            "path", "key", {"type": "string"}, "The integration's secret URL key.", required=True
+        ),
+        header(
+            signatures.ID_HEADER,
+            "The delivery id: the same on every retry of one event, so retries are duplicates.",
+            pattern=r"^[^.]+$",
+        ),
+        header(
+            signatures.TIMESTAMP_HEADER,
+            "Unix seconds when signed; must be within WEBHOOK_TOLERANCE_SECONDS (300) of now.",
+            pattern=r"^[0-9]+$",
+        ),
+        header(
+            signatures.SIGNATURE_HEADER,
+            "Space-separated `v1,<base64 HMAC-SHA256>` signatures of "
+            "`{webhook-id}.{webhook-timestamp}.{body}`; one valid signature is enough.",
+        ),
+    ],
+    description="Verifies the Standard Webhooks signature, stores the request, queues it for "
+    "processing and answers. A 2xx means the delivery is stored: retrying it is safe and "
+    "answers `duplicate`. The body may be at most WEBHOOK_MAX_BYTES (1 MiB by default). The URL "
+    "(with its secret `key`) and the `whsec_` signing secret come from "
+    "`flask --app service add-integration`.",
+    requestBody={"required": True, "content": {JSON: {"schema": ref("StandardPayload")}}},
+)
+
+PATHS: dict[str, Schema] = {
+    "/hooks/{platform}/{key}": {"post": RECEIVE_WEBHOOK},
+    "/healthz": {
+        "get": operation(
+            "healthz",
+            "Liveness: the process serves requests",
+            "health",
+            {"200": json_response("The process is up.", ref("Health"))},
+            authenticated=False,
+        )
+    },
+    "/readyz": {
+        "get": operation(
+            "readyz",
+            "Readiness: the database and the broker answer",
+            "health",
+            {
+                "200": json_response("Deliveries can be stored and queued.", ref("Readiness")),
+                "503": json_response(
+                    "The database or the broker does not answer.", ref("Readiness")
+                ),
+            },
+            authenticated=False,
+        )
+    },
+    "/api/v1/openapi.json": {
+        "get": operation(
+            "openapi",
+            "This description",
+            "meta",
+            {"200": json_response("The OpenAPI 3.1 document.", {"type": "object"})},
+            authenticated=False,
+        )
+    },
+    "/api/v1/gatherings": {
+        "get": operation(
+            "list_gatherings",
+            "List gatherings, newest first",
+            "gatherings",
+            {
+                "200": json_response("A page of gatherings.", ref("GatheringPage")),
+                "400": INVALID_PARAMETER,
+            },
+            parameters=[
+                *PAGE_PARAMETERS,
+                parameter(
+                    "query", "group_id", {"type": "integer"}, "Only this group's gatherings."
+                ),
+            ],
+        )
+    },
+    "/api/v1/gatherings/{gathering_id}": {
+        "get": operation(
+            "show_gathering",
+            "One gathering with its attendance",
+            "gatherings",
+            {
+                "200": json_response("The gathering.", ref("GatheringDetail")),
+                "404": not_found("gathering"),
+            },
+            parameters=[path_id("gathering_id", "gathering")],
+        )
+    },
+    "/api/v1/deliveries": {
+        "get": operation(
+            "list_deliveries",
+            "List webhook deliveries, newest first",
+            "deliveries",
+            {
+                "200": json_response("A page of deliveries.", ref("DeliveryPage")),
+                "400": INVALID_PARAMETER,
+            },
+            parameters=[
+                *PAGE_PARAMETERS,
+                parameter(
+                    "query",
+                    "status",
+                    {"type": "string", "enum": [status.value for status in DeliveryStatus]},
+                    "Only deliveries in this status.",
+                ),
+                parameter(
+                    "query",
+                    "integration_id",
+                    {"type": "integer"},
+                    "Only deliveries to this integration's webhook URL.",
+                ),
+            ],
+        )
+    },
+    "/api/v1/deliveries/{delivery_id}": {
+        "get": operation(
+            "show_delivery",
+            "One webhook delivery",
+            "deliveries",
+            {"200": json_response("The delivery.", ref("Delivery")), "404": not_found("delivery")},
+            parameters=[path_id("delivery_id", "delivery")],
+        )
+    },
+    "/api/v1/deliveries/{delivery_id}/replay": {
+        "post": operation(
+            "replay_delivery",
+            "Process a stored delivery again",
+            "deliveries",
+            {
+                "202": json_response(
+                    "Put back in the inbox (status `received`) and queued.", ref("Delivery")
+                ),
+                "404": not_found("delivery"),
+            },
+            parameters=[path_id("delivery_id", "delivery")],
+            description="For a failed delivery after a fix, or any delivery: applying events "
+            "is idempotent, so a replay never counts anything twice.",
+        )
+    },
+    "/api/v1/imports": {
+        "post": operation(
+            "create_import",
+            "Import attendance from a CSV file",
+            "imports",
+            {
+                "202": json_response("Checked, stored and queued.", ref("ImportAccepted")),
+                "200": json_response("This exact upload came before.", ref("ImportDuplicate")),
+                "400": {
+                    "description": "Rows that cannot be imported (every problem listed; nothing "
+                    "imported), or no CSV file in the request.",
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "oneOf": [
+                                    ref("InvalidRows"),
+                                    {
+                                        "allOf": [
+                                            ref("Error"),
+                                            {
+                                                "properties": {
+                                                    "reason": {
+                                                        "enum": ["empty_body", "wrong_content_type"]
+                                                    }
+                                                }
+                                            },
+                                        ]
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "413": error_response("The file is over 1 MiB.", "payload_too_large"),
+            },
+            parameters=[
+                parameter(
+                    "query",
+                    name,
+                    {"type": "string"},
+                    f"A `{name}` for every row whose file has no such column or leaves it empty.",
+                )
+                for name in ("gathering", "date", "group")
+            ],
+            requestBody={
+                "required": True,
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "multipart/form-data": {
+                        "schema": obj(
+                            {
+                                "file": {"type": "string", "format": "binary"},
+                                "gathering": text("As the query parameter."),
+                                "date": text("As the query parameter."),
+                                "group": text("As the query parameter."),
+                            },
+                            optional=("gathering", "date", "group"),
+                        )
+                    },
+                },
+            },
+            description="Columns (any case): gathering, date (required), name, email, "
+            "checked_in, attendee_id, group, company, checked_in_at, checked_out_at; common "
+            "aliases such as Meetup's attendee export headers are understood. The whole file is "
+            "checked before anything is stored; a worker then records it in one transaction.",
+        )
+    },
+    "/api/v1/integrations": {
+        "get": operation(
+            "list_integrations",
+            "Connected platforms and their status",
+            "integrations",
+            {
+                "200": json_response(
+                    "Every integration of the organizer.",
+                    obj({"integrations": {"type": "array", "items": ref("Integration")}}),
+                )
+            },
+        )
+    },
+    "/api/v1/integrations/{integration_id}": {
+        "get": operation(
+            "show_integration",
+            "One connected platform and its status",
+            "integrations",
+            {
+                "200": json_response("The integration.", ref("Integration")),
+                "404": not_found("integration"),
+            },
+            parameters=[path_id("integration_id", "integration")],
+        ),
+        "patch": operation(
+            "update_integration",
+            "Change group rules, API settings or credentials",
+            "integrations",
+            {
+                "200": json_response("The integration as saved.", ref("Integration")),
+                "400": error_response(
+                    "Not a JSON object, an unknown field, or a value that is not valid "
+                    "(the detail names the field).",
+                    "malformed_json",
+                    "invalid_parameter",
+                ),
+                "404": not_found("integration"),
+            },
+            parameters=[path_id("integration_id", "integration")],
+            requestBody={
+                "required": True,
+                "content": {JSON: {"schema": ref("IntegrationUpdate")}},
+            },
+        ),
+    },
+}
+
 OPENAPI_SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "Roomwise API", "version": "1"},
-    "paths": {},
+    "info": {
+        "title": "Roomwise API",
+        "version": "1",
+        "description": "Webhook ingest from check-in platforms, and a read API over the "
+        "gatherings and deliveries of the organizer that owns the bearer token. Every error "
+        "is a JSON `Error` whose `reason` is a stable slug.",
+    },
+    "tags": [
+        {"name": "webhooks", "description": "Signed platform webhooks."},
+        {"name": "gatherings", "description": "Gatherings and who attended."},
+        {"name": "deliveries", "description": "The webhook inbox, for debugging and replay."},
+        {"name": "integrations", "description": "Connected platforms, their status and rules."},
+        {"name": "imports", "description": "Attendance from CSV files."},
+        {"name": "health", "description": "Probes for load balancers and orchestrators."},
+        {"name": "meta", "description": "This document."},
+    ],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            BEARER: {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An organizer's API token (`rw_…`), printed once by "
+                "`flask --app service create-organizer`.",
+            }
+        },
+        "schemas": {
+            "Error": ERROR,
+            "GroupSummary": GROUP_SUMMARY,
+            "Gathering": obj(GATHERING_FIELDS),
+            "GatheringDetail": obj(
+                {**GATHERING_FIELDS, "attendance": {"type": "array", "items": ref("Attendance")}}
+            ),
+            "GatheringPage": page("gatherings", "Gathering"),
+            "Person": PERSON,
+            "Attendance": ATTENDANCE,
+            "Delivery": DELIVERY,
+            "GroupRule": GROUP_RULE,
+            "ImportAccepted": IMPORT_ACCEPTED,
+            "ImportDuplicate": IMPORT_DUPLICATE,
+            "RowError": ROW_ERROR,
+            "InvalidRows": INVALID_ROWS,
+            "IntegrationSettings": INTEGRATION_SETTINGS,
+            "Integration": INTEGRATION,
+            "IntegrationUpdate": INTEGRATION_UPDATE,
+            "DeliveryPage": page("deliveries", "Delivery"),
+            "StandardPayload": STANDARD_PAYLOAD,
+            "StandardData": STANDARD_DATA,
+            "StandardGathering": STANDARD_GATHERING,
+            "StandardGroup": STANDARD_GROUP,
+            "StandardAttendee": STANDARD_ATTENDEE,
+            "WebhookAccepted": WEBHOOK_ACCEPTED,
+            "WebhookDuplicate": WEBHOOK_DUPLICATE,
+            "WebhookIgnored": WEBHOOK_IGNORED,
+            "Health": HEALTH,
+            "Readiness": READINESS,
+        },
+    },
 }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.models import Attendance, Delivery, Gathering
+from service.config import Settings
+from service.models import Attendance, Delivery, Gathering, Integration
+from service.platforms import DeliveryStats, webhook_url
 
 
 def iso(value: datetime | None) -> str | None:
@@ -58,7 +60,26 @@ def delivery(row: Delivery, platform: str) -> dict[str, Any]:
         "event_type": row.event_type,
         "status": row.status,
         "reason": row.reason,
+        "summary": row.summary,
         "attempts": row.attempts,
         "received_at": iso(row.received_at),
         "processed_at": iso(row.processed_at),
+    }
+
+
+def integration(row: Integration, stats: DeliveryStats, settings: Settings) -> dict[str, Any]:
+    """An integration's status for its organizer; secrets and credentials never leave."""
+    return {
+        "id": row.id,
+        "platform": row.platform,
+        "webhook_url": webhook_url(settings, row),
+        "settings": row.settings,
+        "has_credentials": bool(row.credentials_encrypted),
+        "credentials_invalid": row.credentials_invalid_at is not None,
+        "credentials_invalid_at": iso(row.credentials_invalid_at),
+        "last_error": row.last_error,
+        "last_error_at": iso(row.last_error_at),
+        "last_delivery_at": iso(stats.last_delivery_at),
+        "deliveries": stats.counts,
+        "created_at": iso(row.created_at),
     }

@@ -25,9 +25,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from service import create_app, migrate
-from service.accounts import create_integration, create_organizer
+from service.accounts import create_organizer
 from service.context import current_settings, secret_box
 from service.db import engine_for, session_scope
+from service.platforms import create_integration
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,8 +212,15 @@ def worker_env(settings_overrides: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(settings_overrides: dict[str, Any], var_dir: Path) -> Iterator[WorkerProcess]:
-    """One worker for the whole session, started on first use."""
+def celery_worker(
+    app: Flask, settings_overrides: dict[str, Any], var_dir: Path
+) -> Iterator[WorkerProcess]:
+    """One worker for the whole session, started on first use.
+
+    Tasks that earlier tests enqueued (whose deliveries those tests processed in-process, or
+    left for the sweep test) are purged first, so the worker starts with an empty queue.
+    """
+    app.extensions["celery"].control.purge()
     worker = WorkerProcess(worker_env(settings_overrides), var_dir / "worker.log")
     try:
         worker.wait_ready()

@@ -1,4 +1,4 @@
-"""docker-compose.yml and the Dockerfile, checked by reading: the roles, their commands, settings."""
+"""docker-compose.yml and the Dockerfile, checked by reading: roles, commands, settings."""
 
 from __future__ import annotations
 

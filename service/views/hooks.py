@@ -15,7 +15,12 @@ from service.queue import PROCESS_DELIVERY, enqueue
 
 bp = Blueprint("hooks", __name__)
 
-STATUS_BY_RECEIPT = {Receipt.ACCEPTED: 202, Receipt.DUPLICATE: 200, Receipt.IGNORED: 200}
+STATUS_BY_RECEIPT = {
+    Receipt.ACCEPTED: 202,
+    Receipt.DUPLICATE: 200,
+    Receipt.IGNORED: 200,
+    Receipt.HANDSHAKE: 200,
+}
 
 
 @bp.post("/hooks/<platform>/<key>")
@@ -35,6 +40,8 @@ def receive_webhook(platform: str, key: str) -> tuple[Response, int]:
         # Not stored, so not acknowledged: the platform's retry will bring it back.
         raise ApiError("storage_unavailable", "the delivery could not be stored; retry") from err
 
+    if result.receipt is Receipt.HANDSHAKE:
+        return jsonify(result.answer), 200
     if result.receipt is Receipt.ACCEPTED:
         enqueue(PROCESS_DELIVERY, result.delivery_id)
     answer: dict[str, object] = {"status": result.receipt.value}

@@ -193,9 +193,9 @@ def test_get_on_the_webhook_url_is_a_json_405(client, tenant):
 
 
 def test_rotated_secret_keeps_the_old_one_valid_until_retired(app, client, tenant):
-    from service.accounts import retire_old_secrets, rotate_signing_secret
     from service.context import secret_box
     from service.models import Integration
+    from service.platforms import retire_old_secrets, rotate_signing_secret
 
     with app.app_context(), session_scope() as session:
         integration = session.get_one(Integration, tenant.integration_id)

@@ -60,8 +60,9 @@ def upgrade() -> None:
         sa.Column("credentials_encrypted", sa.Text(), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_delivery_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("credentials_invalid_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["organizer_id"],
             ["organizer.id"],
@@ -93,9 +94,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
         sa.UniqueConstraint(
-            "organizer_id",
-            "email_normalized",
-            name=op.f("uq_person_organizer_id_email_normalized"),
+            "organizer_id", "email_normalized", name=op.f("uq_person_organizer_id_email_normalized")
         ),
     )
     op.create_table(
@@ -124,6 +123,7 @@ def upgrade() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("summary", sa.JSON(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
@@ -135,9 +135,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery")),
         sa.UniqueConstraint(
-            "integration_id",
-            "external_id",
-            name=op.f("uq_delivery_integration_id_external_id"),
+            "integration_id", "external_id", name=op.f("uq_delivery_integration_id_external_id")
         ),
     )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
@@ -165,15 +163,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_identity")),
         sa.UniqueConstraint(
-            "integration_id",
-            "external_id",
-            name=op.f("uq_identity_integration_id_external_id"),
+            "integration_id", "external_id", name=op.f("uq_identity_integration_id_external_id")
         ),
     )
     with op.batch_alter_table("identity", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_identity_person_id"), ["person_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_identity_person_id"), ["person_id"], unique=False)
 
     op.create_table(
         "networking_group",
@@ -207,9 +201,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("networking_group", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_networking_group_organizer_id"),
-            ["organizer_id"],
-            unique=False,
+            batch_op.f("ix_networking_group_organizer_id"), ["organizer_id"], unique=False
         )
 
     op.create_table(
@@ -244,15 +236,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gathering")),
         sa.UniqueConstraint(
-            "integration_id",
-            "external_id",
-            name=op.f("uq_gathering_integration_id_external_id"),
+            "integration_id", "external_id", name=op.f("uq_gathering_integration_id_external_id")
         ),
     )
     with op.batch_alter_table("gathering", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_gathering_group_id"), ["group_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_gathering_group_id"), ["group_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_gathering_organizer_id"), ["organizer_id"], unique=False
         )
@@ -282,15 +270,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attendance")),
         sa.UniqueConstraint(
-            "gathering_id",
-            "person_id",
-            name=op.f("uq_attendance_gathering_id_person_id"),
+            "gathering_id", "person_id", name=op.f("uq_attendance_gathering_id_person_id")
         ),
     )
     with op.batch_alter_table("attendance", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_attendance_person_id"), ["person_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_attendance_person_id"), ["person_id"], unique=False)
 
     op.create_table(
         "attendance_event",

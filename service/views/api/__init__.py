@@ -1,0 +1,12 @@
+"""The JSON API under `/api/v1/`: one blueprint, one module per resource.
+
+Every object is scoped to the token's organizer. An object that belongs to another organizer
+answers 404, exactly like one that does not exist, so ids leak nothing across tenants.
+"""
+
+from __future__ import annotations
+
+from service.views.api import deliveries, docs, gatherings, imports, integrations
+from service.views.api.common import bp
+
+__all__ = ["bp", "deliveries", "docs", "gatherings", "imports", "integrations"]

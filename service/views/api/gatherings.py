@@ -1,0 +1,54 @@
+"""Gatherings and their attendance."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+from sqlalchemy import func, select
+
+from service import serializers
+from service.auth import organizer_id
+from service.db import request_session
+from service.models import Attendance, Gathering
+from service.views.api.common import bp, int_arg, owned, page, page_response
+
+
+@bp.get("/gatherings")
+def list_gatherings() -> Response:
+    limit, offset = page()
+    checked_in = (
+        select(Attendance.gathering_id, func.count().label("checked_in"))
+        .where(Attendance.checked_in_at.is_not(None))
+        .group_by(Attendance.gathering_id)
+        .subquery()
+    )
+    query = (
+        select(Gathering, func.coalesce(checked_in.c.checked_in, 0))
+        .outerjoin(checked_in, checked_in.c.gathering_id == Gathering.id)
+        .where(Gathering.organizer_id == organizer_id())
+        .order_by(Gathering.starts_at.desc().nulls_last(), Gathering.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if group_id := request.args.get("group_id"):
+        query = query.where(Gathering.group_id == int_arg("group_id", group_id))
+    rows = request_session().execute(query).all()
+    items = [serializers.gathering(gathering, count) for gathering, count in rows[:limit]]
+    return page_response("gatherings", items, limit, offset, len(rows) > limit)
+
+
+@bp.get("/gatherings/<int:gathering_id>")
+def show_gathering(gathering_id: int) -> Response:
+    session = request_session()
+    gathering = owned(session, Gathering, gathering_id)
+    attendance = session.scalars(
+        select(Attendance)
+        .where(Attendance.gathering_id == gathering.id)
+        .order_by(Attendance.checked_in_at, Attendance.id)
+    ).all()
+    checked_in = sum(1 for row in attendance if row.checked_in_at is not None)
+    return jsonify(
+        {
+            **serializers.gathering(gathering, checked_in),
+            "attendance": [serializers.attendance(row) for row in attendance],
+        }
+    )
