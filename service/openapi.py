@@ -188,6 +188,10 @@ GATHERING_FIELDS: dict[str, Schema] = {
     "starts_at": optional_timestamp("When the gathering starts (UTC)."),
     "ends_at": optional_timestamp("When the gathering ends (UTC)."),
     "checked_in": integer("How many people checked in (and were not reverted).", minimum=0),
+    "settings": {
+        "type": "object",
+        "description": "This gathering's own overrides of its group's room and timing.",
+    },
 }
 
 PERSON = obj(
@@ -334,6 +338,65 @@ IMPORT_DUPLICATE = obj(
         "status": const("duplicate"),
         "import": integer("The delivery id of the identical upload received before."),
     }
+)
+
+VENUE = obj(
+    {
+        "floor_area_m2": {"type": "number", "minimum": 1, "maximum": 100000},
+        "ceiling_height_m": {"type": "number", "minimum": 1.5, "maximum": 50},
+        "reverberation_s": {"type": "number", "minimum": 0.1, "maximum": 10},
+        "venue_type": {"type": "string", "enum": ["treated", "bar", "hard", "hall"]},
+    },
+    optional=("floor_area_m2", "ceiling_height_m", "reverberation_s", "venue_type"),
+    additionalProperties=False,
+)
+
+GROUP = obj(
+    {
+        "id": integer("Roomwise's group id."),
+        "name": text("The group's name, from its platform or a rule."),
+        "format": {"type": "string", "enum": ["business", "social"]},
+        "structure": {
+            "type": "string",
+            "enum": ["open", "rotating_tables", "speed_1to1", "plenary"],
+        },
+        "gatherings": integer("How many gatherings the group has.", minimum=0),
+        "settings": {"type": "object", "description": "The settings the organizer changed."},
+        "effective_settings": {
+            "type": "object",
+            "description": "Every scoring setting in force: SCORING.md's defaults for this kind "
+            "of group, with the organizer's changes.",
+        },
+    }
+)
+
+GROUP_UPDATE = {
+    "type": "object",
+    "description": "Any scoring setting of SCORING.md by name (format, structure, recurring, "
+    "open_minutes, plenary_minutes, venue, pool_probability, target_rate, ramp_gatherings, …); "
+    "`null` resets one to its default. An unknown name or a value out of range answers 400 "
+    "naming the field.",
+    "properties": {
+        "format": {"type": ["string", "null"], "enum": ["business", "social", None]},
+        "structure": {
+            "type": ["string", "null"],
+            "enum": ["open", "rotating_tables", "speed_1to1", "plenary", None],
+        },
+        "recurring": {"type": ["boolean", "null"]},
+        "open_minutes": {"type": ["number", "null"], "minimum": 1, "maximum": 720},
+        "plenary_minutes": {"type": ["number", "null"], "minimum": 10, "maximum": 600},
+        "venue": {"oneOf": [ref("Venue"), {"type": "null"}]},
+    },
+}
+
+GATHERING_UPDATE = obj(
+    {
+        "open_minutes": {"type": ["number", "null"], "minimum": 1, "maximum": 720},
+        "plenary_minutes": {"type": ["number", "null"], "minimum": 10, "maximum": 600},
+        "venue": {"oneOf": [ref("Venue"), {"type": "null"}]},
+    },
+    optional=("open_minutes", "plenary_minutes", "venue"),
+    additionalProperties=False,
 )
 
 ROW_ERROR = obj(
@@ -596,6 +659,26 @@ PATHS: dict[str, Schema] = {
         )
     },
     "/api/v1/gatherings/{gathering_id}": {
+        "patch": operation(
+            "update_gathering",
+            "Override the room or timing for one gathering",
+            "gatherings",
+            {
+                "200": json_response("The gathering as saved.", ref("GatheringDetail")),
+                "400": error_response(
+                    "Not a JSON object, or a setting that is unknown or out of range (the "
+                    "detail names it).",
+                    "malformed_json",
+                    "invalid_parameter",
+                ),
+                "404": not_found("gathering"),
+            },
+            parameters=[path_id("gathering_id", "gathering")],
+            requestBody={
+                "required": True,
+                "content": {JSON: {"schema": ref("GatheringUpdate")}},
+            },
+        ),
         "get": operation(
             "show_gathering",
             "One gathering with its attendance",
@@ -605,7 +688,7 @@ PATHS: dict[str, Schema] = {
                 "404": not_found("gathering"),
             },
             parameters=[path_id("gathering_id", "gathering")],
-        )
+        ),
     },
     "/api/v1/deliveries": {
         "get": operation(
@@ -725,6 +808,45 @@ PATHS: dict[str, Schema] = {
             "checked before anything is stored; a worker then records it in one transaction.",
         )
     },
+    "/api/v1/groups": {
+        "get": operation(
+            "list_groups",
+            "Groups and their scoring settings",
+            "groups",
+            {
+                "200": json_response(
+                    "Every group of the organizer.",
+                    obj({"groups": {"type": "array", "items": ref("Group")}}),
+                )
+            },
+        )
+    },
+    "/api/v1/groups/{group_id}": {
+        "get": operation(
+            "show_group",
+            "One group and its scoring settings",
+            "groups",
+            {"200": json_response("The group.", ref("Group")), "404": not_found("group")},
+            parameters=[path_id("group_id", "group")],
+        ),
+        "patch": operation(
+            "update_group",
+            "Change a group's scoring settings",
+            "groups",
+            {
+                "200": json_response("The group as saved.", ref("Group")),
+                "400": error_response(
+                    "Not a JSON object, or a setting that is unknown or out of range (the "
+                    "detail names it).",
+                    "malformed_json",
+                    "invalid_parameter",
+                ),
+                "404": not_found("group"),
+            },
+            parameters=[path_id("group_id", "group")],
+            requestBody={"required": True, "content": {JSON: {"schema": ref("GroupUpdate")}}},
+        ),
+    },
     "/api/v1/integrations": {
         "get": operation(
             "list_integrations",
@@ -787,6 +909,7 @@ OPENAPI_SPEC: dict[str, Any] = {
         {"name": "deliveries", "description": "The webhook inbox, for debugging and replay."},
         {"name": "integrations", "description": "Connected platforms, their status and rules."},
         {"name": "imports", "description": "Attendance from CSV files."},
+        {"name": "groups", "description": "Recurring groups and their scoring settings."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
         {"name": "meta", "description": "This document."},
     ],
@@ -812,6 +935,10 @@ OPENAPI_SPEC: dict[str, Any] = {
             "Attendance": ATTENDANCE,
             "Delivery": DELIVERY,
             "GroupRule": GROUP_RULE,
+            "Venue": VENUE,
+            "Group": GROUP,
+            "GroupUpdate": GROUP_UPDATE,
+            "GatheringUpdate": GATHERING_UPDATE,
             "ImportAccepted": IMPORT_ACCEPTED,
             "ImportDuplicate": IMPORT_DUPLICATE,
             "RowError": ROW_ERROR,

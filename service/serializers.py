@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from service.config import Settings
-from service.models import Attendance, Delivery, Gathering, Integration
+from service.group_settings import effective_settings, settings_json
+from service.models import Attendance, Delivery, Gathering, Group, Integration
 from service.platforms import DeliveryStats, webhook_url
 
 
@@ -22,6 +23,7 @@ def gathering(row: Gathering, checked_in: int) -> dict[str, Any]:
         "starts_at": iso(row.starts_at),
         "ends_at": iso(row.ends_at),
         "checked_in": checked_in,
+        "settings": row.settings,
     }
 
 
@@ -82,4 +84,17 @@ def integration(row: Integration, stats: DeliveryStats, settings: Settings) -> d
         "last_delivery_at": iso(stats.last_delivery_at),
         "deliveries": stats.counts,
         "created_at": iso(row.created_at),
+    }
+
+
+def group(row: Group, gatherings: int) -> dict[str, Any]:
+    """A group with the settings its organizer changed and the ones scoring will use."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "format": row.format,
+        "structure": row.structure,
+        "gatherings": gatherings,
+        "settings": row.settings,
+        "effective_settings": settings_json(effective_settings(row)),
     }

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from sqlalchemy import func, select
 
-from service import serializers
+from service import group_settings, serializers
 from service.auth import organizer_id
 from service.db import request_session
+from service.errors import ApiError
 from service.models import Attendance, Gathering
-from service.views.api.common import bp, int_arg, owned, page, page_response
+from service.views.api.common import bp, int_arg, json_object, owned, page, page_response
 
 
 @bp.get("/gatherings")
@@ -52,3 +53,17 @@ def show_gathering(gathering_id: int) -> Response:
             "attendance": [serializers.attendance(row) for row in attendance],
         }
     )
+
+
+@bp.patch("/gatherings/<int:gathering_id>")
+def update_gathering(gathering_id: int) -> Response:
+    """Override the group's room or timing for this one gathering; `null` removes an override."""
+    session = request_session()
+    gathering = owned(session, Gathering, gathering_id)
+    try:
+        changes = group_settings.validate_changes(json_object(), group_settings.GATHERING_FIELDS)
+    except group_settings.SettingsError as err:
+        raise ApiError("invalid_parameter", str(err)) from err
+    group_settings.apply_gathering_changes(gathering, changes)
+    session.commit()
+    return show_gathering(gathering_id)

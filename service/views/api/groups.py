@@ -1,0 +1,52 @@
+"""Groups: their scoring settings (format, structure, venue, the model's parameters)."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify
+from sqlalchemy import func, select
+
+from service import group_settings, serializers
+from service.auth import organizer_id
+from service.db import request_session
+from service.errors import ApiError
+from service.models import Gathering, Group
+from service.views.api.common import bp, json_object, owned
+
+
+@bp.get("/groups")
+def list_groups() -> Response:
+    session = request_session()
+    counts = (
+        select(Gathering.group_id, func.count().label("gatherings"))
+        .group_by(Gathering.group_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Group, func.coalesce(counts.c.gatherings, 0))
+        .outerjoin(counts, counts.c.group_id == Group.id)
+        .where(Group.organizer_id == organizer_id())
+        .order_by(Group.name, Group.id)
+    ).all()
+    return jsonify({"groups": [serializers.group(group, count) for group, count in rows]})
+
+
+@bp.get("/groups/<int:group_id>")
+def show_group(group_id: int) -> Response:
+    session = request_session()
+    group = owned(session, Group, group_id)
+    count = session.scalar(select(func.count()).where(Gathering.group_id == group.id)) or 0
+    return jsonify(serializers.group(group, count))
+
+
+@bp.patch("/groups/<int:group_id>")
+def update_group(group_id: int) -> Response:
+    """Change a group's settings; `null` resets a setting to its default."""
+    session = request_session()
+    group = owned(session, Group, group_id)
+    try:
+        changes = group_settings.validate_changes(json_object(), group_settings.group_fields())
+    except group_settings.SettingsError as err:
+        raise ApiError("invalid_parameter", str(err)) from err
+    group_settings.apply_group_changes(group, changes)
+    session.commit()
+    return show_group(group_id)

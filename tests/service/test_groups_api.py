@@ -1,0 +1,124 @@
+"""Group and gathering scoring settings through the API: defaults, changes, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.context import secret_box
+from service.db import session_scope
+from service.inbox import process
+from tests.support import signed_headers, standard_body
+
+
+@pytest.fixture()
+def gathering(app, client, tenant):
+    """A processed check-in, so the tenant has one group and one gathering."""
+    body = standard_body()
+    response = client.post(
+        tenant.webhook_path, data=body, headers=signed_headers(tenant.signing_secret, body)
+    )
+    with app.app_context(), session_scope() as session:
+        process(session, secret_box(), response.json["delivery"])
+    [summary] = client.get("/api/v1/gatherings", headers=tenant.auth).json["gatherings"]
+    return summary
+
+
+def group_path(gathering):
+    return f"/api/v1/groups/{gathering['group']['id']}"
+
+
+def test_a_new_group_has_the_defaults_of_a_social_open_group(client, tenant, gathering):
+    [group] = client.get("/api/v1/groups", headers=tenant.auth).json["groups"]
+    assert group["name"] == "Thursday Breakfast Club"
+    assert (group["format"], group["structure"], group["gatherings"]) == ("social", "open", 1)
+    assert group["settings"] == {}
+    effective = group["effective_settings"]
+    assert effective["pool_probability"] == 0.10
+    assert effective["grace_gatherings"] == 4
+
+
+def test_business_plenary_takes_the_referral_chapter_defaults(client, tenant, gathering):
+    response = client.patch(
+        group_path(gathering),
+        json={"format": "business", "structure": "plenary", "plenary_minutes": 90},
+        headers=tenant.auth,
+    )
+    assert response.status_code == 200, response.json
+    effective = response.json["effective_settings"]
+    assert (effective["target_rate"], effective["ramp_gatherings"]) == (0.85, 26)
+    assert effective["grace_gatherings"] == 12
+    assert response.json["settings"] == {"plenary_minutes": 90.0}
+
+
+def test_venue_and_parameters_are_stored_and_null_resets(client, tenant, gathering):
+    path = group_path(gathering)
+    changed = client.patch(
+        path,
+        json={
+            "recurring": True,
+            "open_minutes": 120,
+            "venue": {"floor_area_m2": 150, "ceiling_height_m": 3, "reverberation_s": 0.8},
+            "target_rate": 0.3,
+        },
+        headers=tenant.auth,
+    ).json
+    assert changed["effective_settings"]["venue"]["floor_area_m2"] == 150
+    assert changed["effective_settings"]["target_rate"] == 0.3
+    reset = client.patch(path, json={"target_rate": None}, headers=tenant.auth).json
+    assert "target_rate" not in reset["settings"]
+    assert reset["effective_settings"]["target_rate"] == 0.2
+    assert reset["settings"]["venue"] == {
+        "floor_area_m2": 150.0,
+        "ceiling_height_m": 3.0,
+        "reverberation_s": 0.8,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"format": "party"}, "format"),
+        ({"structure": "cocktail"}, "structure"),
+        ({"recurring": "yes"}, "recurring"),
+        ({"open_minutes": 0}, "open_minutes"),
+        ({"open_minutes": "120"}, "open_minutes"),
+        ({"open_minutes": True}, "open_minutes"),
+        ({"venue": {"floor_area_m2": -5}}, "venue.floor_area_m2"),
+        ({"venue": {"venue_type": "cave"}}, "venue.venue_type"),
+        ({"venue": {"carpet": True}}, "venue.carpet"),
+        ({"venue": "big"}, "venue"),
+        ({"grace_gatherings": 2.5}, "grace_gatherings"),
+        ({"pool_probability": 1.5}, "pool_probability"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(client, tenant, gathering, body, field):
+    response = client.patch(group_path(gathering), json=body, headers=tenant.auth)
+    assert response.status_code == 400
+    assert response.json["reason"] == "invalid_parameter"
+    assert response.json["detail"].startswith(f"{field}:")
+
+
+def test_a_gathering_overrides_room_and_timing_only(client, tenant, gathering):
+    path = f"/api/v1/gatherings/{gathering['id']}"
+    response = client.patch(
+        path, json={"venue": {"venue_type": "hall"}, "open_minutes": 90}, headers=tenant.auth
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["settings"] == {"venue": {"venue_type": "hall"}, "open_minutes": 90.0}
+    refused = client.patch(path, json={"format": "business"}, headers=tenant.auth)
+    assert refused.status_code == 400
+    assert refused.json["detail"].startswith("format:")
+
+
+def test_other_organizers_groups_and_gatherings_are_404(client, tenant, make_tenant, gathering):
+    other = make_tenant()
+    assert client.get(group_path(gathering), headers=other.auth).status_code == 404
+    assert client.patch(group_path(gathering), json={}, headers=other.auth).status_code == 404
+    assert (
+        client.patch(
+            f"/api/v1/gatherings/{gathering['id']}", json={}, headers=other.auth
+        ).status_code
+        == 404
+    )
+    assert client.get("/api/v1/groups", headers=other.auth).json["groups"] == []
