@@ -7,6 +7,7 @@ make an organizer. Connecting platforms lives in `service.platforms`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +44,10 @@ def create_organizer(
     # Checked up front so a taken login is a clear error, not the database's IntegrityError.
     if session.scalar(select(User.id).where(User.email == login)) is not None:
         raise AccountError(f"a login with email {login} already exists")
+    if timezone not in available_timezones():
+        raise AccountError(
+            f"timezone must be an IANA time zone such as Europe/Berlin, not {timezone!r}"
+        )
     organizer = Organizer(name=name.strip(), email=email.strip(), timezone=timezone)
     session.add(organizer)
     session.flush()

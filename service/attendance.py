@@ -6,6 +6,7 @@ applying the same delivery twice changes nothing and any delivery order ends in 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,8 +138,18 @@ def group_by_rule(rules: list[dict[str, str]], gathering_name: str) -> GroupRef 
     name = gathering_name.casefold()
     for rule in rules:
         if name.startswith(rule["prefix"].casefold()):
-            return GroupRef(external_id=f"rule:{rule['group']}", name=rule["group"])
+            return named_group(rule["group"])
     return None
+
+
+def named_group(name: str) -> GroupRef:
+    """The group an organizer names, by a rule or a file's column: one group per exact name.
+
+    Its external id is a digest of the name, so any name up to the 300 characters a group name
+    may have fits the 200-character id column.
+    """
+    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
+    return GroupRef(external_id=f"named:{digest}", name=name)
 
 
 def resolve_person(session: Session, integration: Integration, ref: AttendeeRef) -> Person:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from integrations.base import AttendeeRef, GatheringRef, GroupRef
 from service.attendance import (
-    group_by_rule,
+    named_group,
     normalize_email,
     record_attendance_event,
     resolve_person,
@@ -50,9 +50,6 @@ from service.upsert import insert_ignoring_conflict
 PLATFORM = "csv"
 MAX_ROWS = 20_000
 MAX_FIELD_LENGTH = 300
-# A group named in the file becomes the group a rule naming it would give, whose external id is
-# `rule:<name>` in a 200-character column (`service.attendance.group_by_rule`).
-MAX_GROUP_LENGTH = 195
 # Fields an upload may give once for every row (as request parameters), e.g. for Meetup's
 # attendee export, which is one file per event and names neither the event nor its date.
 FILE_WIDE_FIELDS = ("gathering", "date", "group")
@@ -219,7 +216,7 @@ def _check_file_wide(defaults: dict[str, str], header: _Header, zone: ZoneInfo) 
     """Check the file-wide values once, and that every required field has a source."""
     values = _Cells(0, defaults)
     values.text("gathering")
-    values.text("group", MAX_GROUP_LENGTH)
+    values.text("group", MAX_FIELD_LENGTH)
     values.parsed("date", lambda raw: _moment(raw, zone))
     for name in REQUIRED_FIELDS:
         if name not in header.fields.values() and name not in defaults:
@@ -347,7 +344,7 @@ def _draft(row: _Cells, zone: ZoneInfo) -> _Draft | None:
     if checked_in is False and (checked_in_at or checked_out_at):
         message = "says not checked in, but a check-in or check-out time is given"
         row.errors.append(RowError(row.number, "checked_in", message))
-    group = row.text("group", MAX_GROUP_LENGTH) or None
+    group = row.text("group", MAX_FIELD_LENGTH) or None
     company, attendee_id = row.text("company"), row.text("attendee_id") or None
     if row.errors or moment is None:
         return None
@@ -571,12 +568,12 @@ def gathering_ref(row: ImportRow) -> GatheringRef:
     import of that gathering finds it again; its group is the `group` cell when given."""
     name_key, day = gathering_key(row.gathering, row.day)
     external_id = f"{day.isoformat()}:{hashlib.sha256(name_key.encode()).hexdigest()}"
-    return GatheringRef(external_id, row.gathering, row.starts_at, None, named_group(row.group))
+    return GatheringRef(external_id, row.gathering, row.starts_at, None, row_group(row.group))
 
 
-def named_group(name: str | None) -> GroupRef | None:
-    """The group a name-prefix rule naming it would give, so a file and a rule agree on it."""
-    return group_by_rule([{"prefix": "", "group": name}], "") if name else None
+def row_group(name: str | None) -> GroupRef | None:
+    """The group a file names: the same group a name-prefix rule naming it gives."""
+    return named_group(name) if name else None
 
 
 def identity_id(row: ImportRow) -> str:

@@ -285,7 +285,9 @@ INTEGRATION = obj(
     {
         "id": integer("Roomwise's integration id."),
         "platform": text("standard, pretix, eventbrite, tito, zoom, luma or csv."),
-        "webhook_url": text("The URL to give the platform (it contains the secret key)."),
+        "webhook_url": nullable(
+            text("The URL to give the platform (it contains the secret key); null for imports.")
+        ),
         "settings": ref("IntegrationSettings"),
         "has_credentials": {"type": "boolean", "description": "Platform API credentials set."},
         "credentials_invalid": {

@@ -7,6 +7,7 @@ from typing import Any
 
 from service.config import Settings
 from service.group_settings import effective_settings, settings_json
+from service.imports import PLATFORM as IMPORT_PLATFORM
 from service.models import Attendance, Delivery, Gathering, Group, Integration
 from service.platforms import DeliveryStats, webhook_url
 
@@ -74,7 +75,8 @@ def integration(row: Integration, stats: DeliveryStats, settings: Settings) -> d
     return {
         "id": row.id,
         "platform": row.platform,
-        "webhook_url": webhook_url(settings, row),
+        # Imports arrive through the API, not a webhook: there is no URL to give anyone.
+        "webhook_url": None if row.platform == IMPORT_PLATFORM else webhook_url(settings, row),
         "settings": row.settings,
         "has_credentials": bool(row.credentials_encrypted),
         "credentials_invalid": row.credentials_invalid_at is not None,

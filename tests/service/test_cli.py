@@ -186,3 +186,21 @@ def test_a_taken_login_email_is_a_clear_error(settings_overrides):
     assert again.returncode != 0
     assert f"a login with email {email} already exists" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_an_unknown_timezone_is_refused_cleanly(settings_overrides):
+    result = run_cli(
+        settings_overrides,
+        "create-organizer",
+        "--name",
+        "Club",
+        "--email",
+        "tz@example.com",
+        "--password",
+        "long enough",
+        "--timezone",
+        "Mars/Olympus",
+    )
+    assert result.returncode != 0
+    assert "IANA time zone" in result.stderr
+    assert "Traceback" not in result.stderr
