@@ -58,9 +58,29 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "low_utilization": (0, 1),
     "move_on_probability": (0.001, 0.5),
     "social_expectation_share": (0.05, 1),
+    "novelty_penalty": (0, 1),
+    "core_attendance_share": (0.05, 1),
+    "return_within_gatherings": (1, 20),
+    "stay_share": (0.05, 1),
+    "weak_group_share": (0.05, 1),
+    "purpose_probability": (0.05, 0.95),
+    "co_presence_gatherings": (1, 50),
+    "lively_capacity_factor": (1, 3),
+    "first_timer_novelty_floor": (0, 1),
+    "short_dwell_share": (0.05, 1),
+    "pod_reach_floor": (0, 1),
+    "first_timer_return_floor": (0, 1),
 }
 WHOLE_NUMBERS = frozenset(
-    {"window_gatherings", "window_days", "follow_up_days", "ramp_gatherings", "grace_gatherings"}
+    {
+        "window_gatherings",
+        "window_days",
+        "follow_up_days",
+        "ramp_gatherings",
+        "grace_gatherings",
+        "return_within_gatherings",
+        "co_presence_gatherings",
+    }
 )
 VENUE_RANGES: dict[str, tuple[float, float]] = {
     "floor_area_m2": (1, 100_000),

@@ -102,6 +102,9 @@ class ScoringSettings:
     follow_up_days: int = 14
     follow_up_target: float = 0.20
     trend_scale: float = 0.05
+    novelty_penalty: float = 0.8  # S_conn multiplier when median ν is outside the band
+    core_attendance_share: float = 0.5  # core = present at ≥ this share of the window's gatherings
+    return_within_gatherings: int = 2  # a first-timer returns within their next 2 gatherings
 
     # §4 member standing
     target_rate: float = 0.2  # θ: outcomes per attendance (0.85 referral chapter)
@@ -111,6 +114,17 @@ class ScoringSettings:
     low_utilization: float = 0.5
     move_on_probability: float = 0.10
     social_expectation_share: float = 0.5
+    stay_share: float = 0.5  # business: STAY when O ≥ this share of B = θ·E
+    weak_group_share: float = 0.5  # λ_g below this share of θ: the group is weak, not the fit
+    purpose_probability: float = 0.5  # "immediate business": move on when q is below this
+    co_presence_gatherings: int = 3  # social, no connections logged: a familiar face shares ≥ 3
+
+    # §5 organizer advice: the thresholds that fire each rule
+    lively_capacity_factor: float = 1.5  # a lively social crowd may go to 1.5·N_ac
+    first_timer_novelty_floor: float = 0.3  # median novelty of first-timers
+    short_dwell_share: float = 0.6  # median dwell as a share of the scheduled time
+    pod_reach_floor: float = 0.15  # ρ below which a recurring group should run pods
+    first_timer_return_floor: float = 0.25  # ρ_ret below which newcomers need a welcome
 
     @property
     def is_referral_chapter(self) -> bool:

@@ -122,3 +122,20 @@ def test_other_organizers_groups_and_gatherings_are_404(client, tenant, make_ten
         == 404
     )
     assert client.get("/api/v1/groups", headers=other.auth).json["groups"] == []
+
+
+def test_every_numeric_scoring_setting_can_be_changed():
+    """A setting added to the model without a range here would be listed but refused."""
+    from dataclasses import fields
+
+    from service.group_settings import NUMBER_RANGES, WHOLE_NUMBERS
+    from service.scoring.settings import ScoringSettings
+
+    numeric = {
+        field.name
+        for field in fields(ScoringSettings)
+        if field.type in ("float", "int", "float | None")
+    }
+    assert numeric == set(NUMBER_RANGES)
+    whole = {field.name for field in fields(ScoringSettings) if field.type == "int"}
+    assert whole == WHOLE_NUMBERS
