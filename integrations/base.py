@@ -11,8 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from integrations.http import PlatformApi
@@ -25,7 +26,27 @@ class EventKind(StrEnum):
     CHECKED_IN = "checked_in"
     CHECKED_OUT = "checked_out"
     CHECKIN_REVERTED = "checkin_reverted"
+    CONNECTION = "connection"
+    OUTCOME = "outcome"
     UNKNOWN = "unknown"
+
+
+class ConnectionSource(StrEnum):
+    """How two people's connection became known; `service.connections` decides which to trust."""
+
+    MUTUAL_TAP = "mutual_tap"  # both phones or badges took part, so both sides reported it
+    SCAN = "scan"  # one side's device read the other's badge, in person
+    API = "api"  # the organizer's own system, through the JSON API
+    RECAP_ANSWER = "recap_answer"  # an attendee's answer to their recap ("I talked with …")
+    PLATFORM = "platform"  # an event platform, without saying how
+
+
+class OutcomeKind(StrEnum):
+    """What a networking group produced for a member (SCORING.md §4 counts these)."""
+
+    LEAD = "lead"
+    REFERRAL = "referral"
+    CLOSED_BUSINESS = "closed_business"
 
 
 class VerificationError(Exception):
@@ -70,8 +91,22 @@ class AttendeeRef:
 
 
 @dataclass(frozen=True)
+class OutcomeRef:
+    """A lead, referral or closed deal that `attendee` received in `group`."""
+
+    kind: OutcomeKind
+    group: GroupRef
+    value: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class NormalizedEvent:
-    """One platform event in Roomwise's shape; `raw` keeps the platform's own payload."""
+    """One platform event in Roomwise's shape; `raw` keeps the platform's own payload.
+
+    Connections and outcomes name a second person, `counterpart`: the one `attendee` connected
+    with, or the one an outcome came from. `connection_source` says how a connection became
+    known; `outcome` carries what an outcome event reports.
+    """
 
     kind: EventKind
     platform_type: str
@@ -79,6 +114,9 @@ class NormalizedEvent:
     gathering: GatheringRef | None = None
     attendee: AttendeeRef | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    counterpart: AttendeeRef | None = None
+    connection_source: ConnectionSource | None = None
+    outcome: OutcomeRef | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +235,42 @@ def parse_timestamp(value: object, field_name: str) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
+
+
+def parse_choice(value: object, choices: type[ChoiceT], field_name: str) -> ChoiceT:
+    """The member of `choices` whose value `value` is, or `MalformedPayload` listing them all."""
+    by_value = {choice.value: choice for choice in choices}
+    if isinstance(value, str) and value in by_value:
+        return by_value[value]
+    raise MalformedPayload(
+        "malformed_payload", f"{field_name} must be one of {', '.join(by_value)}"
+    )
+
+
+# Amounts fit the database's NUMERIC(14, 2): below a trillion, to the cent.
+MAX_AMOUNT = Decimal(10) ** 12
+CENT = Decimal("0.01")
+
+
+def parse_amount(value: object, field_name: str) -> Decimal:
+    """A non-negative amount with at most two decimal places, from a JSON number or string.
+
+    The webhook adapter and the API share this rule, so an amount the API refuses is also
+    refused at the webhook's door instead of failing later in the worker.
+    """
+    problem = f"{field_name} must be a number from 0 to below {MAX_AMOUNT:,}, to the cent"
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise MalformedPayload("malformed_payload", problem)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation as err:
+        raise MalformedPayload("malformed_payload", problem) from err
+    if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT or amount != amount.quantize(CENT):
+        raise MalformedPayload("malformed_payload", problem)
+    return abs(amount).quantize(CENT)  # abs: "-0" is zero
 
 
 def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:

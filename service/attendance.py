@@ -1,5 +1,8 @@
 """Applying normalized platform events to the domain: people, groups, gatherings, attendance.
 
+Connections and outcomes are resolved here too (gathering, group, people) and recorded by
+`service.connections`.
+
 Every step is an upsert on a natural key, and attendance is a fold over the stored events, so
 applying the same delivery twice changes nothing and any delivery order ends in the same state.
 """
@@ -14,7 +17,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.base import AttendeeRef, EventKind, GatheringRef, GroupRef, NormalizedEvent
+from integrations.base import (
+    AttendeeRef,
+    ConnectionSource,
+    EventKind,
+    GatheringRef,
+    GroupRef,
+    MalformedPayload,
+    NormalizedEvent,
+)
+from service.connections import InvalidReport, record_connection, record_outcome
 from service.models import (
     Attendance,
     AttendanceEvent,
@@ -24,6 +36,7 @@ from service.models import (
     Group,
     Identity,
     Integration,
+    OutcomeSource,
     Person,
 )
 from service.upsert import get_or_create, insert_ignoring_conflict
@@ -78,10 +91,15 @@ def normalize_email(email: str | None) -> str | None:
 def apply_events(
     session: Session, integration: Integration, delivery: Delivery, events: list[NormalizedEvent]
 ) -> int:
-    """Apply every attendance event of a delivery; return how many changed something."""
+    """Apply every event of a delivery; return how many changed something."""
     applied = 0
-    for event in events:
+    for index, event in enumerate(events):
         if event.kind is EventKind.UNKNOWN:
+            continue
+        if event.kind in (EventKind.CONNECTION, EventKind.OUTCOME):
+            # The delivery and the event's place in it key the outcome, so a replay is no retry.
+            if apply_report(session, integration, event, f"delivery:{delivery.id}:{index}"):
+                applied += 1
             continue
         if event.gathering is None or event.attendee is None or event.occurred_at is None:
             continue
@@ -100,6 +118,55 @@ def apply_events(
     return applied
 
 
+def apply_report(
+    session: Session, integration: Integration, event: NormalizedEvent, key: str
+) -> bool:
+    """Record a platform's connection or outcome event; True if it changed something.
+
+    A connection is stored even when its check-ins have not arrived yet (they count once they
+    do; see `service.connections`). A report the domain refuses, such as two platform ids that
+    turn out to be one person connecting with themselves, fails the delivery with its reason.
+    """
+    if event.attendee is None or event.occurred_at is None:
+        return False
+    person = resolve_person(session, integration, event.attendee)
+    counterpart = None
+    if event.counterpart is not None:
+        counterpart = resolve_person(session, integration, event.counterpart)
+    gathering = None
+    if event.gathering is not None:
+        gathering = upsert_gathering(session, integration, event.gathering)
+    try:
+        if event.kind is EventKind.CONNECTION and gathering is not None and counterpart is not None:
+            return record_connection(
+                session,
+                integration.organizer_id,
+                gathering,
+                person,
+                counterpart,
+                event.connection_source or ConnectionSource.PLATFORM,
+                reported_by=person,
+                require_attendance=False,
+            ).changed
+        if event.kind is EventKind.OUTCOME and event.outcome is not None:
+            return record_outcome(
+                session,
+                integration.organizer_id,
+                person,
+                upsert_group(session, integration, event.outcome.group),
+                event.outcome.kind,
+                value=event.outcome.value,
+                gathering=gathering,
+                counterpart=counterpart,
+                key=key,
+                source=OutcomeSource.PLATFORM,
+                reported_at=event.occurred_at,
+            ).changed
+    except InvalidReport as err:
+        raise MalformedPayload("malformed_payload", str(err)) from err
+    return False
+
+
 def upsert_gathering(session: Session, integration: Integration, ref: GatheringRef) -> Gathering:
     """Find or create the gathering (and its group) by the platform's ids; refresh its details.
 
@@ -109,14 +176,7 @@ def upsert_gathering(session: Session, integration: Integration, ref: GatheringR
     group_id = None
     group_ref = ref.group or group_by_rule(integration.settings.get("group_rules", []), ref.name)
     if group_ref is not None:
-        group, _ = get_or_create(
-            session,
-            Group,
-            {"integration_id": integration.id, "external_id": group_ref.external_id},
-            {"organizer_id": integration.organizer_id, "name": group_ref.name},
-        )
-        group.name = group_ref.name
-        group_id = group.id
+        group_id = upsert_group(session, integration, group_ref).id
     gathering, _ = get_or_create(
         session,
         Gathering,
@@ -131,6 +191,18 @@ def upsert_gathering(session: Session, integration: Integration, ref: GatheringR
     if ref.ends_at is not None:
         gathering.ends_at = ref.ends_at
     return gathering
+
+
+def upsert_group(session: Session, integration: Integration, ref: GroupRef) -> Group:
+    """Find or create a group by the platform's id; refresh its name."""
+    group, _ = get_or_create(
+        session,
+        Group,
+        {"integration_id": integration.id, "external_id": ref.external_id},
+        {"organizer_id": integration.organizer_id, "name": ref.name},
+    )
+    group.name = ref.name
+    return group
 
 
 def group_by_rule(rules: list[dict[str, str]], gathering_name: str) -> GroupRef | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
+from enum import Enum
 from typing import Any
 
 from service.models import Gathering, Group
@@ -159,9 +160,12 @@ def settings_json(settings: ScoringSettings) -> dict[str, Any]:
 
 
 def json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, GroupFormat | Structure | VenueType):
+    """Plain JSON values: mappings and sequences walked, enums as their values."""
+    if isinstance(value, Mapping):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, Enum):
         return value.value
     return value
 

@@ -25,6 +25,7 @@ from service.crypto import SecretBox
 from service.errors import ApiError
 from service.imports import InvalidRows
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
+from service.rescoring import gatherings_of_delivery, mark_stale
 from service.upsert import insert_ignoring_conflict
 
 
@@ -126,6 +127,7 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     delivery.attempts += 1
     try:
         delivery.summary = _apply(session, box, integration, delivery)
+        mark_stale(session, gatherings_of_delivery(session, delivery.id))
     except MalformedPayload as err:
         return _fail(delivery, f"{err.reason}: {err.detail}")
     except InvalidRows as err:

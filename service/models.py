@@ -7,17 +7,20 @@ memory) to stay idempotent when several web processes and workers write at once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -247,6 +250,84 @@ class AttendanceEvent(Base):
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"))
 
 
+class Connection(Base):
+    """Two people who met at a gathering, stored once per unordered pair.
+
+    The pair is kept ordered (`person_low_id` < `person_high_id`), so "Ada met Ben" and "Ben met
+    Ada" land on one row. `confirmed` follows the rule in `service.connections`: both sides
+    reported it, or a report came from a source that does not rest on one person's word.
+    """
+
+    __tablename__ = "connection"
+    __table_args__ = (
+        UniqueConstraint("gathering_id", "person_low_id", "person_high_id"),
+        CheckConstraint("person_low_id < person_high_id", name="pair_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    gathering_id: Mapped[int] = mapped_column(ForeignKey("gathering.id", ondelete="CASCADE"))
+    person_low_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    person_high_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    # The most trusted source that reported it, so any arrival order ends in the same row.
+    source: Mapped[str] = mapped_column(String(20))
+    reported_by_low: Mapped[bool] = mapped_column(default=False)
+    reported_by_high: Mapped[bool] = mapped_column(default=False)
+    confirmed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the two followed up after the gathering: a social group's outcome (SCORING.md §3).
+    followed_up_at: Mapped[datetime | None]
+
+    person_low: Mapped[Person] = relationship(foreign_keys=[person_low_id], lazy="joined")
+    person_high: Mapped[Person] = relationship(foreign_keys=[person_high_id], lazy="joined")
+
+
+class OutcomeSource(StrEnum):
+    API = "api"
+    RECAP_ANSWER = "recap_answer"
+    PLATFORM = "platform"
+
+
+class Outcome(Base):
+    """A lead, referral or closed deal that a member received through a group (SCORING.md §4).
+
+    `key` is the reporter's idempotency key, unique per organizer: a retried report with the same
+    key is the outcome already stored, so it is never counted twice.
+    """
+
+    __tablename__ = "outcome"
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "key"),
+        CheckConstraint("value >= 0", name="value_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="CASCADE"), index=True
+    )
+    gathering_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gathering.id", ondelete="SET NULL")
+    )
+    counterpart_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    source: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str | None] = mapped_column(String(200))
+    reported_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="joined")
+    counterpart: Mapped[Person | None] = relationship(foreign_keys=[counterpart_id], lazy="joined")
+
+
 class DeliveryStatus(StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
@@ -276,3 +357,68 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
+
+
+class RescoreJob(Base):
+    """A gathering whose scores are stale, and when to recompute them.
+
+    One row per gathering: marking a gathering that is already marked keeps the earlier due
+    time, so a burst of check-ins becomes one rescore, at most the debounce after the first.
+    Beat picks due rows up; nothing waits in a Celery countdown.
+    """
+
+    __tablename__ = "rescore_job"
+
+    gathering_id: Mapped[int] = mapped_column(
+        ForeignKey("gathering.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class GatheringScoreSnapshot(Base):
+    """The latest size score of a gathering, its per-attendee figures and the organizer's actions,
+    as the scoring model of `model_version` computed them (`data` holds factors and sentences)."""
+
+    __tablename__ = "gathering_score"
+
+    gathering_id: Mapped[int] = mapped_column(
+        ForeignKey("gathering.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[int]
+    value: Mapped[int]
+    data: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupHealthSnapshot(Base):
+    """The latest health of a group over its window (value None when nothing is measurable)."""
+
+    __tablename__ = "group_health"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[int]
+    value: Mapped[float | None]
+    data: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberStandingSnapshot(Base):
+    """A member's latest standing in a group; `changed_at` is when the standing last changed,
+    which is what digests and `member.standing_changed` webhooks report."""
+
+    __tablename__ = "member_standing"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    model_version: Mapped[int]
+    standing: Mapped[str] = mapped_column(String(20))
+    estimated: Mapped[bool] = mapped_column(default=False)
+    data: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

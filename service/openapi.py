@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from integrations import signatures
+from integrations.base import MAX_AMOUNT, ConnectionSource, OutcomeKind
 from integrations.fields import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from integrations.standard import KIND_BY_TYPE
-from service.models import DeliveryStatus
+from service.connections import TRUSTED_SOURCES
+from service.models import DeliveryStatus, OutcomeSource
 
 Schema = dict[str, Any]
 
@@ -215,8 +217,108 @@ ATTENDANCE = obj(
         "checked_in_at": optional_timestamp("The first check-in (arrival)."),
         "checked_out_at": optional_timestamp("The last check-out; null again after a re-entry."),
         "source": text("The platform the attendance first came from."),
+        "figures": nullable(ref("AttendeeFigures")),
     }
 )
+
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+
+FACTOR = obj(
+    {
+        "name": text("Which part of the score."),
+        "value": {**NUMBER_OR_NULL, "description": "In [0, 1]; null when its inputs are missing."},
+        "sentence": text("What it means, in one sentence."),
+        "inputs": {"type": "object", "description": "The numbers it was computed from."},
+    }
+)
+
+ACTION = obj(
+    {
+        "code": text("A stable slug, e.g. cap_or_split or above_acoustic_capacity."),
+        "text": text("What to do."),
+        "reason": text("Why, with the numbers that fired the rule."),
+        "numbers": {"type": "object", "additionalProperties": {"type": "number"}},
+    }
+)
+
+SIZE_BAND = {
+    "type": "object",
+    "description": "The head counts scoring at least 90% of the best, and the best one.",
+    "properties": {
+        "low": {"type": ["integer", "null"]},
+        "high": {"type": ["integer", "null"]},
+        "best": {"type": ["integer", "null"]},
+        "best_value": {"type": "integer"},
+        "sentence": {"type": "string"},
+    },
+}
+
+SCORE = obj(
+    {
+        "value": integer("The size score, 0–100.", minimum=0, maximum=100),
+        "head_count": integer("N: people checked in when it was computed.", minimum=0),
+        "peak": integer("N_peak: the most inside at once.", minimum=0),
+        "hours": {"type": "number", "description": "H: open-networking hours."},
+        "explanation": text("The score in one sentence."),
+        "factors": {"type": "array", "items": ref("Factor")},
+        "recommended_band": SIZE_BAND,
+        "acoustic_capacity": {
+            **NUMBER_OR_NULL,
+            "description": "N_ac: how many can talk at once in this room; null without venue data.",
+        },
+        "actions": {"type": "array", "items": ref("Action")},
+        "model_version": integer("The scoring model that computed it."),
+        "computed_at": timestamp("When it was computed."),
+    }
+)
+
+LIVE = obj(
+    {
+        "head_count_now": integer("Checked in and not checked out.", minimum=0),
+        "checked_in": integer("Checked in at any time.", minimum=0),
+        "peak": integer("The most inside at once so far.", minimum=0),
+        "recommended_band": SIZE_BAND,
+        "acoustic_capacity": NUMBER_OR_NULL,
+        "alerts": {"type": "array", "items": ref("Action")},
+    }
+)
+
+ATTENDEE_FIGURES = obj(
+    {
+        "capacity": {"type": "number", "description": "C_i: conversations realistically possible."},
+        "connections": {"type": ["integer", "null"], "description": "M_i; null if none logged."},
+        "new_connections": {"type": ["integer", "null"]},
+        "re_meetings": {"type": ["integer", "null"]},
+        "utilization": {**NUMBER_OR_NULL, "description": "U_i = M_i / C_i."},
+        "novelty": {**NUMBER_OR_NULL, "description": "ν_i: the share with new people."},
+        "coverage": {**NUMBER_OR_NULL, "description": "K_i: the share of the room (not judged)."},
+        "sentence": text("The figures, as the attendee reads them."),
+    }
+)
+
+GROUP_HEALTH = obj(
+    {
+        "value": {**NUMBER_OR_NULL, "description": "0–100; null when nothing is measurable."},
+        "explanation": text("The health in a sentence, naming any part without data."),
+        "factors": {"type": "array", "items": ref("Factor")},
+        "weights": {"type": "object", "additionalProperties": {"type": "number"}},
+        "model_version": integer("The scoring model that computed it."),
+        "computed_at": timestamp("When it was computed."),
+    }
+)
+
+STANDING_FIELDS: dict[str, Schema] = {
+    "standing": {"type": "string", "enum": ["stay", "give_it_time", "time_to_move_on"]},
+    "label": text("As members read it, e.g. GIVE IT TIME (estimated)."),
+    "estimated": {"type": "boolean", "description": "Co-presence stood in for conversations."},
+    "rule": text("The rule of SCORING.md §4 that decided it."),
+    "reasons": {"type": "array", "items": {"type": "string"}},
+    "numbers": {"type": "object", "description": "E, B, p, μ, q … behind the standing."},
+    "attended": integer("Gatherings of the group attended.", minimum=1),
+    "attendance_rate": {"type": "number", "minimum": 0, "maximum": 1},
+    "changed_at": timestamp("When the standing last changed."),
+    "model_version": integer("The scoring model that computed it."),
+}
 
 DELIVERY = obj(
     {
@@ -355,6 +457,7 @@ VENUE = obj(
 
 GROUP = obj(
     {
+        "health": nullable(ref("GroupHealth")),
         "id": integer("Roomwise's group id."),
         "name": text("The group's name, from its platform or a rule."),
         "format": {"type": "string", "enum": ["business", "social"]},
@@ -426,8 +529,134 @@ ERROR = obj(
         "status": const("error"),
         "reason": text("A machine-readable slug, stable across releases."),
         "detail": text("A sentence for people; may change between releases."),
+        "field": text("The request body's field at fault, when the error is about one."),
     },
-    optional=("detail",),
+    optional=("detail", "field"),
+)
+
+# --- component schemas: connections and outcomes (service/connections.py) -------------------
+
+CONNECTION_SOURCES = [source.value for source in ConnectionSource]
+OUTCOME_KINDS = [kind.value for kind in OutcomeKind]
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+CONFIRMATION = (
+    "Confirmed when both people reported it, or when a trusted source did: "
+    + ", ".join(f"`{source}`" for source in sorted(TRUSTED_SOURCES))
+    + ". A `mutual_tap` is a report by both sides; `recap_answer` and `platform` are one "
+    "person's word and wait for the other side's."
+)
+
+PERSON_REF = {
+    "oneOf": [
+        {"type": "integer", "description": "A person id."},
+        {
+            "type": "string",
+            "format": "email",
+            "pattern": "@",
+            "description": "An email address, matched trimmed and in any case.",
+        },
+    ],
+    "description": "One of the organizer's people, by id or by email address.",
+}
+
+CONNECTION = obj(
+    {
+        "id": integer("Roomwise's connection id."),
+        "gathering": integer("The gathering where they met."),
+        "people": {
+            "type": "array",
+            "items": ref("Person"),
+            "description": "The two people, lower id first (a pair is stored once).",
+        },
+        "source": {
+            "type": "string",
+            "enum": CONNECTION_SOURCES,
+            "description": "The most trusted source that reported it.",
+        },
+        "reported_by": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "The ids of the people who reported it themselves.",
+        },
+        "confirmed": {"type": "boolean", "description": CONFIRMATION},
+        "both_checked_in": {
+            "type": "boolean",
+            "description": "Whether both people are checked in to the gathering. A connection "
+            "counts when it is confirmed and both are: one sent by webhook before the check-ins "
+            "it names is kept and starts counting when they arrive.",
+        },
+        "created_at": timestamp("When it was first reported (UTC)."),
+        "followed_up_at": optional_timestamp("When the two followed up after the gathering."),
+    }
+)
+
+CONNECTION_CREATE = obj(
+    {
+        "gathering": integer("The gathering; both people must have checked in to it."),
+        "people": {
+            "type": "array",
+            "items": ref("PersonRef"),
+            "minItems": 2,
+            "maxItems": 2,
+            "description": "The two people, in any order.",
+        },
+        "source": {
+            "type": "string",
+            "enum": CONNECTION_SOURCES,
+            "default": ConnectionSource.API.value,
+            "description": "How the connection became known. " + CONFIRMATION,
+        },
+        "reported_by": ref("PersonRef"),
+    },
+    optional=("source", "reported_by"),
+    description="`reported_by`, one of the two, is the side that reported it; the same report "
+    "from the other side confirms it.",
+)
+
+OUTCOME = obj(
+    {
+        "id": integer("Roomwise's outcome id."),
+        "person": ref("Person"),
+        "group": integer("The group it came through."),
+        "gathering": nullable(integer("The gathering it came from, if known.")),
+        "counterpart": nullable(ref("Person")),
+        "kind": {"type": "string", "enum": OUTCOME_KINDS},
+        "value": nullable(
+            text("The value as a decimal string with two decimals.", pattern=AMOUNT_PATTERN)
+        ),
+        "source": {"type": "string", "enum": [source.value for source in OutcomeSource]},
+        "key": nullable(text("The reporter's idempotency key.")),
+        "reported_at": timestamp("When it was reported (UTC)."),
+    }
+)
+
+
+def amount(description: str) -> Schema:
+    return {
+        "oneOf": [
+            {"type": "number", "minimum": 0, "exclusiveMaximum": int(MAX_AMOUNT)},
+            {"type": "string", "pattern": AMOUNT_PATTERN},
+        ],
+        "description": description + " A number or a decimal string, to the cent.",
+    }
+
+
+OUTCOME_CREATE = obj(
+    {
+        "person": ref("PersonRef"),
+        "group": integer("The group it came through."),
+        "gathering": integer("The gathering it came from; must be one of the group's."),
+        "counterpart": ref("PersonRef"),
+        "kind": {"type": "string", "enum": OUTCOME_KINDS},
+        "value": amount("What it is worth, in the organizer's currency."),
+        "key": text(
+            "Your idempotency key: a report with a key used before answers 200 with the "
+            "outcome first stored, so a retry is never counted twice.",
+            minLength=1,
+            maxLength=MAX_ID_LENGTH,
+        ),
+    },
+    optional=("gathering", "counterpart", "value", "key"),
 )
 
 # --- component schemas: webhook bodies and answers -----------------------------------------
@@ -489,6 +718,41 @@ STANDARD_DATA = obj(
     optional=("occurred_at",),
 )
 
+STANDARD_CONNECTION_DATA = obj(
+    {
+        "gathering": ref("StandardGathering"),
+        "attendee": ref("StandardAttendee"),
+        "counterpart": ref("StandardAttendee"),
+        "source": {
+            "type": "string",
+            "enum": CONNECTION_SOURCES,
+            "default": ConnectionSource.PLATFORM.value,
+            "description": "How they met. " + CONFIRMATION,
+        },
+        "occurred_at": timestamp("When it happened; defaults to the top-level `timestamp`."),
+    },
+    optional=("source", "occurred_at"),
+    description="`connection.created`: the attendee reports having connected with the "
+    "counterpart. It is kept even when their check-ins have not arrived yet, and counts once "
+    "both are checked in.",
+)
+
+STANDARD_OUTCOME_DATA = obj(
+    {
+        "group": ref("StandardGroup"),
+        "gathering": ref("StandardGathering"),
+        "attendee": ref("StandardAttendee"),
+        "counterpart": ref("StandardAttendee"),
+        "kind": {"type": "string", "enum": OUTCOME_KINDS},
+        "value": amount("What it is worth."),
+        "occurred_at": timestamp("When it happened; defaults to the top-level `timestamp`."),
+    },
+    optional=("gathering", "counterpart", "value", "occurred_at"),
+    description="`outcome.reported`: the attendee received a lead, referral or closed "
+    "business through the group, from the counterpart if given. A gathering's own group, if "
+    "it names one, must be this group.",
+)
+
 STANDARD_PAYLOAD = obj(
     {
         "type": text(
@@ -499,7 +763,15 @@ STANDARD_PAYLOAD = obj(
             examples=list(KIND_BY_TYPE),
         ),
         "timestamp": timestamp("When the event happened or was sent (ISO-8601)."),
-        "data": ref("StandardData"),
+        "data": {
+            "oneOf": [
+                ref("StandardData"),
+                ref("StandardConnectionData"),
+                ref("StandardOutcomeData"),
+            ],
+            "description": "Check-ins and registrations (`attendee.*`), connections or "
+            "outcomes, by `type`.",
+        },
     },
     description="Roomwise's `standard` webhook format. Every text field is at most "
     f"{MAX_TEXT_LENGTH} characters, ids at most {MAX_ID_LENGTH}; neither may contain NUL or "
@@ -607,6 +879,17 @@ RECEIVE_WEBHOOK = operation(
     "(with its secret `key`) and the `whsec_` signing secret come from "
     "`flask --app service add-integration`.",
     requestBody={"required": True, "content": {JSON: {"schema": ref("StandardPayload")}}},
+)
+
+REPORT_400 = error_response(
+    "Not a JSON object, an unknown field, or a value that is not valid; `field` names it.",
+    "malformed_json",
+    "invalid_parameter",
+)
+REPORT_404 = error_response(
+    "An id or email in the body names nothing of the token's organizer (another "
+    "organizer's answers exactly the same); `field` names it.",
+    "not_found",
 )
 
 PATHS: dict[str, Schema] = {
@@ -849,6 +1132,107 @@ PATHS: dict[str, Schema] = {
             requestBody={"required": True, "content": {JSON: {"schema": ref("GroupUpdate")}}},
         ),
     },
+    "/api/v1/connections": {
+        "get": operation(
+            "list_connections",
+            "List connections, newest first",
+            "connections",
+            {
+                "200": json_response("A page of connections.", ref("ConnectionPage")),
+                "400": INVALID_PARAMETER,
+                "404": not_found("gathering"),
+            },
+            parameters=[
+                *PAGE_PARAMETERS,
+                parameter(
+                    "query", "gathering", {"type": "integer"}, "Only this gathering's connections."
+                ),
+            ],
+        ),
+        "post": operation(
+            "create_connection",
+            "Record that two people connected at a gathering",
+            "connections",
+            {
+                "201": json_response("Recorded.", ref("Connection")),
+                "200": json_response(
+                    "Already recorded: this report was added to it, and may have confirmed it.",
+                    ref("Connection"),
+                ),
+                "400": REPORT_400,
+                "404": REPORT_404,
+            },
+            requestBody={"required": True, "content": {JSON: {"schema": ref("ConnectionCreate")}}},
+            description="Idempotent, and the order of the two people is irrelevant. Both must "
+            "have checked in to the gathering, and they must be two different people.",
+        ),
+    },
+    "/api/v1/outcomes": {
+        "get": operation(
+            "list_outcomes",
+            "List outcomes, most recently reported first",
+            "outcomes",
+            {
+                "200": json_response("A page of outcomes.", ref("OutcomePage")),
+                "400": INVALID_PARAMETER,
+                "404": not_found("group or person"),
+            },
+            parameters=[
+                *PAGE_PARAMETERS,
+                parameter("query", "group", {"type": "integer"}, "Only this group's outcomes."),
+                parameter(
+                    "query", "person", {"type": "integer"}, "Only outcomes this person received."
+                ),
+            ],
+        ),
+        "post": operation(
+            "create_outcome",
+            "Record a lead, referral or closed business",
+            "outcomes",
+            {
+                "201": json_response("Recorded.", ref("Outcome")),
+                "200": json_response(
+                    "This `key` was used before: the outcome first stored, unchanged.",
+                    ref("Outcome"),
+                ),
+                "400": REPORT_400,
+                "404": REPORT_404,
+            },
+            requestBody={"required": True, "content": {JSON: {"schema": ref("OutcomeCreate")}}},
+        ),
+    },
+    "/api/v1/groups/{group_id}/members": {
+        "get": operation(
+            "list_members",
+            "A group's members and whether the group is paying off for each",
+            "groups",
+            {
+                "200": json_response(
+                    "Every member with a standing (computed after their first gathering).",
+                    obj(
+                        {
+                            "group": ref("GroupSummary"),
+                            "members": {"type": "array", "items": ref("Member")},
+                        }
+                    ),
+                ),
+                "404": not_found("group"),
+            },
+            parameters=[path_id("group_id", "group")],
+        )
+    },
+    "/api/v1/people/{person_id}": {
+        "get": operation(
+            "show_person",
+            "A person and their standing in every group",
+            "people",
+            {
+                "200": json_response("The person.", ref("PersonDetail")),
+                "404": not_found("person"),
+            },
+            parameters=[path_id("person_id", "person")],
+        )
+    },
     "/api/v1/integrations": {
         "get": operation(
             "list_integrations",
@@ -911,7 +1295,10 @@ OPENAPI_SPEC: dict[str, Any] = {
         {"name": "deliveries", "description": "The webhook inbox, for debugging and replay."},
         {"name": "integrations", "description": "Connected platforms, their status and rules."},
         {"name": "imports", "description": "Attendance from CSV files."},
-        {"name": "groups", "description": "Recurring groups and their scoring settings."},
+        {"name": "groups", "description": "Recurring groups, their health and settings."},
+        {"name": "people", "description": "People and their standing in each group."},
+        {"name": "connections", "description": "Who connected with whom at a gathering."},
+        {"name": "outcomes", "description": "Leads, referrals and closed business."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
         {"name": "meta", "description": "This document."},
     ],
@@ -930,7 +1317,26 @@ OPENAPI_SPEC: dict[str, Any] = {
             "GroupSummary": GROUP_SUMMARY,
             "Gathering": obj(GATHERING_FIELDS),
             "GatheringDetail": obj(
-                {**GATHERING_FIELDS, "attendance": {"type": "array", "items": ref("Attendance")}}
+                {
+                    **GATHERING_FIELDS,
+                    "score": nullable(ref("Score")),
+                    "live": ref("Live"),
+                    "attendance": {"type": "array", "items": ref("Attendance")},
+                }
+            ),
+            "Factor": FACTOR,
+            "Action": ACTION,
+            "Score": SCORE,
+            "Live": LIVE,
+            "AttendeeFigures": ATTENDEE_FIGURES,
+            "GroupHealth": GROUP_HEALTH,
+            "Member": obj({"person": ref("Person"), **STANDING_FIELDS}),
+            "GroupStanding": obj({"group": ref("GroupSummary"), **STANDING_FIELDS}),
+            "PersonDetail": obj(
+                {
+                    **PERSON["properties"],
+                    "groups": {"type": "array", "items": ref("GroupStanding")},
+                }
             ),
             "GatheringPage": page("gatherings", "Gathering"),
             "Person": PERSON,
@@ -949,8 +1355,17 @@ OPENAPI_SPEC: dict[str, Any] = {
             "Integration": INTEGRATION,
             "IntegrationUpdate": INTEGRATION_UPDATE,
             "DeliveryPage": page("deliveries", "Delivery"),
+            "PersonRef": PERSON_REF,
+            "Connection": CONNECTION,
+            "ConnectionCreate": CONNECTION_CREATE,
+            "ConnectionPage": page("connections", "Connection"),
+            "Outcome": OUTCOME,
+            "OutcomeCreate": OUTCOME_CREATE,
+            "OutcomePage": page("outcomes", "Outcome"),
             "StandardPayload": STANDARD_PAYLOAD,
             "StandardData": STANDARD_DATA,
+            "StandardConnectionData": STANDARD_CONNECTION_DATA,
+            "StandardOutcomeData": STANDARD_OUTCOME_DATA,
             "StandardGathering": STANDARD_GATHERING,
             "StandardGroup": STANDARD_GROUP,
             "StandardAttendee": STANDARD_ATTENDEE,

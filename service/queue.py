@@ -21,10 +21,11 @@ from service.config import Settings
 
 log = logging.getLogger(__name__)
 
-TASK_MODULES = ["tasks.deliveries"]
+TASK_MODULES = ["tasks.deliveries", "tasks.scoring"]
 
 PROCESS_DELIVERY = "tasks.deliveries.process_delivery"
 SWEEP_DELIVERIES = "tasks.deliveries.sweep_received_deliveries"
+RESCORE_DUE = "tasks.scoring.rescore_due"
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:

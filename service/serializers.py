@@ -8,7 +8,19 @@ from typing import Any
 from service.config import Settings
 from service.group_settings import effective_settings, settings_json
 from service.imports import PLATFORM as IMPORT_PLATFORM
-from service.models import Attendance, Delivery, Gathering, Group, Integration
+from service.models import (
+    Attendance,
+    Connection,
+    Delivery,
+    Gathering,
+    GatheringScoreSnapshot,
+    Group,
+    GroupHealthSnapshot,
+    Integration,
+    MemberStandingSnapshot,
+    Outcome,
+    Person,
+)
 from service.platforms import DeliveryStats, webhook_url
 
 
@@ -28,20 +40,55 @@ def gathering(row: Gathering, checked_in: int) -> dict[str, Any]:
     }
 
 
-def attendance(row: Attendance) -> dict[str, Any]:
-    person = row.person
+def person(row: Person) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "email": row.email, "company": row.company}
+
+
+def attendance(row: Attendance, figures: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One attendance; `figures` are the person's scores at the gathering, once computed."""
     return {
-        "person": {
-            "id": person.id,
-            "name": person.name,
-            "email": person.email,
-            "company": person.company,
-        },
+        "person": person(row.person),
+        "figures": figures,
         "status": attendance_status(row),
         "registered_at": iso(row.registered_at),
         "checked_in_at": iso(row.checked_in_at),
         "checked_out_at": iso(row.checked_out_at),
         "source": row.source,
+    }
+
+
+def connection(row: Connection, both_checked_in: bool) -> dict[str, Any]:
+    """A connection; it counts when it is confirmed and both people are checked in."""
+    reported = [
+        (row.person_low_id, row.reported_by_low),
+        (row.person_high_id, row.reported_by_high),
+    ]
+    return {
+        "id": row.id,
+        "gathering": row.gathering_id,
+        "people": [person(row.person_low), person(row.person_high)],
+        "source": row.source,
+        "reported_by": [person_id for person_id, did in reported if did],
+        "confirmed": row.confirmed,
+        "both_checked_in": both_checked_in,
+        "created_at": iso(row.created_at),
+        "followed_up_at": iso(row.followed_up_at),
+    }
+
+
+def outcome(row: Outcome) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "person": person(row.person),
+        "group": row.group_id,
+        "gathering": row.gathering_id,
+        "counterpart": person(row.counterpart) if row.counterpart else None,
+        "kind": row.kind,
+        # A decimal string, so no client reads 0.1 + 0.2 into an amount.
+        "value": str(row.value) if row.value is not None else None,
+        "source": row.source,
+        "key": row.key,
+        "reported_at": iso(row.reported_at),
     }
 
 
@@ -89,9 +136,12 @@ def integration(row: Integration, stats: DeliveryStats, settings: Settings) -> d
     }
 
 
-def group(row: Group, gatherings: int) -> dict[str, Any]:
-    """A group with the settings its organizer changed and the ones scoring will use."""
+def group(
+    row: Group, gatherings: int, health_row: GroupHealthSnapshot | None = None
+) -> dict[str, Any]:
+    """A group with its health and settings: those its organizer changed and those in force."""
     return {
+        "health": health(health_row),
         "id": row.id,
         "name": row.name,
         "format": row.format,
@@ -100,3 +150,57 @@ def group(row: Group, gatherings: int) -> dict[str, Any]:
         "settings": row.settings,
         "effective_settings": settings_json(effective_settings(row)),
     }
+
+
+def score(row: GatheringScoreSnapshot | None) -> dict[str, Any] | None:
+    """A gathering's size score with its factors, band and actions; None until computed."""
+    if row is None:
+        return None
+    data = row.data
+    return {
+        "value": row.value,
+        "head_count": data["head_count"],
+        "peak": data["peak"],
+        "hours": data["hours"],
+        "explanation": data["sentence"],
+        "factors": data["factors"],
+        "recommended_band": data["band"],
+        "acoustic_capacity": data["acoustic_capacity"],
+        "actions": data["actions"],
+        "model_version": row.model_version,
+        "computed_at": iso(row.computed_at),
+    }
+
+
+def health(row: GroupHealthSnapshot | None) -> dict[str, Any] | None:
+    """A group's health with its components and weights; None until computed."""
+    if row is None:
+        return None
+    return {
+        "value": row.value,
+        "explanation": row.data["summary"],
+        "factors": row.data["factors"],
+        "weights": row.data["weights"],
+        "model_version": row.model_version,
+        "computed_at": iso(row.computed_at),
+    }
+
+
+def standing(row: MemberStandingSnapshot) -> dict[str, Any]:
+    """Stay / give it time / time to move on, with the rule that fired and its numbers."""
+    return {
+        "standing": row.standing,
+        "label": row.data["label"],
+        "estimated": row.estimated,
+        "rule": row.data["rule"],
+        "reasons": row.data["sentences"],
+        "numbers": row.data["numbers"],
+        "attended": row.data["attended"],
+        "attendance_rate": row.data["attendance_rate"],
+        "changed_at": iso(row.changed_at),
+        "model_version": row.model_version,
+    }
+
+
+def member(person_row: Person, row: MemberStandingSnapshot) -> dict[str, Any]:
+    return {"person": person(person_row), **standing(row)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,14 +21,15 @@ ModelT = TypeVar("ModelT", bound=Base)
 def insert_ignoring_conflict(
     session: Session, model: type[Base], values: Mapping[str, Any], conflict_columns: list[str]
 ) -> int | None:
-    """Insert a row; return its id, or None when a row with the same natural key exists."""
+    """Insert a row; return its primary key (the first column of it, for a composite key), or
+    None when a row with the same natural key exists."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(model.__table__.c.id)
+        .returning(*inspect(model).primary_key)
     )
     inserted: int | None = session.execute(statement).scalar_one_or_none()
     return inserted

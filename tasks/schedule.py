@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.queue import SWEEP_DELIVERIES
+from service.queue import RESCORE_DUE, SWEEP_DELIVERIES
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Every minute: re-enqueue deliveries that were stored but never picked up, e.g. because
     # the broker was down when the webhook arrived. Processing is idempotent, so a delivery
     # that was merely slow is safe to send again.
     "sweep-received-deliveries": {"task": SWEEP_DELIVERIES, "schedule": 60.0},
+    # Every second: rescore the gatherings whose changes are due (each change waits half a
+    # second for others to join it, so a burst of check-ins costs one rescore, not hundreds),
+    # then their groups' health and member standings. Due times are rows, not countdowns.
+    "rescore-due-gatherings": {"task": RESCORE_DUE, "schedule": 1.0},
 }

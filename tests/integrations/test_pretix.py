@@ -385,9 +385,9 @@ def pretix_api(httpserver: HTTPServer, api_path: str = "/") -> PlatformApi:
 def test_registration_puts_the_basic_credentials_into_the_target_url(httpserver):
     """pretix sends Basic auth only as `user:password@` in the URL, so that is what it gets;
     a request built from that URL then verifies against the same secret."""
-    httpserver.expect_request(
-        "/api/v1/organizers/acme/webhooks/", method="POST"
-    ).respond_with_json({"id": 5})
+    httpserver.expect_request("/api/v1/organizers/acme/webhooks/", method="POST").respond_with_json(
+        {"id": 5}
+    )
     secret = "roomwise:p@ss/word"
     config = IntegrationConfig(settings={"organizer": "acme"}, signing_secrets=[secret])
     PretixAdapter().register_webhook(

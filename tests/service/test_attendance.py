@@ -165,7 +165,7 @@ def test_check_out_never_precedes_check_in(history):
 # --- concurrent workers ------------------------------------------------------------------------
 
 
-def _wait_until_blocked(app: Flask, timeout: float = 10) -> None:
+def _wait_until_blocked(app: Flask, timeout: float = 30) -> None:
     """Return once another connection waits for a row lock (PostgreSQL), or after a moment.
 
     SQLite takes its write lock when a transaction begins, so there the second writer waits
@@ -179,8 +179,13 @@ def _wait_until_blocked(app: Flask, timeout: float = 10) -> None:
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    with engine.connect() as connection:
-        wait_for(lambda: connection.execute(query).scalar(), timeout=timeout, interval=0.05)
+
+    def someone_waits() -> bool:
+        # A fresh transaction per look: one long transaction would keep seeing one snapshot.
+        with engine.connect() as connection:
+            return bool(connection.execute(query).scalar())
+
+    wait_for(someone_waits, timeout=timeout, interval=0.05)
 
 
 def test_concurrent_events_for_one_person_fold_over_all_of_them(app, tenant):

@@ -6,7 +6,28 @@ answers 404, exactly like one that does not exist, so ids leak nothing across te
 
 from __future__ import annotations
 
-from service.views.api import deliveries, docs, gatherings, groups, imports, integrations
+from service.views.api import (
+    connections,
+    deliveries,
+    docs,
+    gatherings,
+    groups,
+    imports,
+    integrations,
+    outcomes,
+    scores,
+)
 from service.views.api.common import bp
 
-__all__ = ["bp", "deliveries", "docs", "gatherings", "groups", "imports", "integrations"]
+__all__ = [
+    "bp",
+    "connections",
+    "deliveries",
+    "docs",
+    "gatherings",
+    "groups",
+    "imports",
+    "integrations",
+    "outcomes",
+    "scores",
+]

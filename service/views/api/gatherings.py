@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from sqlalchemy import func, select
 
-from service import group_settings, serializers
+from service import group_settings, rescoring, serializers
 from service.auth import organizer_id
 from service.db import request_session
 from service.errors import ApiError
-from service.models import Attendance, Gathering
+from service.models import Attendance, Gathering, GatheringScoreSnapshot
 from service.views.api.common import bp, int_arg, json_object, owned, page, page_response
 
 
@@ -47,10 +47,16 @@ def show_gathering(gathering_id: int) -> Response:
         .order_by(Attendance.checked_in_at, Attendance.id)
     ).all()
     checked_in = sum(1 for row in attendance if row.checked_in_at is not None)
+    snapshot = session.get(GatheringScoreSnapshot, gathering.id)
+    figures = snapshot.data["attendees"] if snapshot else {}
     return jsonify(
         {
             **serializers.gathering(gathering, checked_in),
-            "attendance": [serializers.attendance(row) for row in attendance],
+            "score": serializers.score(snapshot),
+            "live": rescoring.live_view(session, gathering),
+            "attendance": [
+                serializers.attendance(row, figures.get(str(row.person_id))) for row in attendance
+            ],
         }
     )
 

@@ -1,4 +1,4 @@
-"""Groups: their scoring settings (format, structure, venue, the model's parameters)."""
+"""Groups: their health, and their scoring settings (format, structure, venue, parameters)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from service import group_settings, serializers
 from service.auth import organizer_id
 from service.db import request_session
 from service.errors import ApiError
-from service.models import Gathering, Group
+from service.models import Gathering, Group, GroupHealthSnapshot
 from service.views.api.common import bp, json_object, owned
 
 
@@ -27,7 +27,15 @@ def list_groups() -> Response:
         .where(Group.organizer_id == organizer_id())
         .order_by(Group.name, Group.id)
     ).all()
-    return jsonify({"groups": [serializers.group(group, count) for group, count in rows]})
+    health = {
+        row.group_id: row
+        for row in session.scalars(
+            select(GroupHealthSnapshot).where(
+                GroupHealthSnapshot.group_id.in_([group.id for group, _ in rows])
+            )
+        )
+    }
+    return jsonify({"groups": [serializers.group(g, count, health.get(g.id)) for g, count in rows]})
 
 
 @bp.get("/groups/<int:group_id>")
@@ -35,7 +43,7 @@ def show_group(group_id: int) -> Response:
     session = request_session()
     group = owned(session, Group, group_id)
     count = session.scalar(select(func.count()).where(Gathering.group_id == group.id)) or 0
-    return jsonify(serializers.group(group, count))
+    return jsonify(serializers.group(group, count, session.get(GroupHealthSnapshot, group.id)))
 
 
 @bp.patch("/groups/<int:group_id>")

@@ -1,0 +1,517 @@
+"""Keeping scores current: which gatherings are stale, and recomputing them from the database.
+
+A change (a check-in, a connection, an outcome) marks its gathering stale with a due time a
+moment ahead (`mark_stale`); beat's `rescore_due` claims due gatherings (`claim_due`) and
+rescores each (`rescore_gathering`), then its group's health and every member's standing
+(`rescore_group`). This module turns rows into the plain inputs of `service.scoring` and its
+results into snapshots; the scoring itself stays pure.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from service.group_settings import effective_settings, json_ready
+from service.models import (
+    Attendance,
+    AttendanceEvent,
+    Connection,
+    Gathering,
+    GatheringScoreSnapshot,
+    Group,
+    GroupHealthSnapshot,
+    MemberStandingSnapshot,
+    Outcome,
+    RescoreJob,
+    utcnow,
+)
+from service.scoring.advice import GatheringFacts, live_alerts, organizer_actions
+from service.scoring.attendee import AttendeeScore, attendee_score
+from service.scoring.explain import MODEL_VERSION
+from service.scoring.health import GatheringRecord, group_health, measure_health
+from service.scoring.settings import GroupFormat, ScoringSettings
+from service.scoring.size import acoustic_capacity, recommended_band, size_score
+from service.scoring.standing import GroupRecord, Member, familiar_faces, member_standing
+from service.upsert import insert_ignoring_conflict
+
+# How long a change waits for others to join it before its gathering is rescored.
+DEBOUNCE = timedelta(seconds=0.5)
+DEFAULT_HOURS = 2.0
+# The outcome kinds that count as business received (SCORING.md §4: leads and referrals).
+BUSINESS_OUTCOMES = ("lead", "referral", "closed_business")
+
+
+def mark_stale(session: Session, gathering_ids: Iterable[int], now: datetime | None = None) -> None:
+    """Ask for these gatherings to be rescored soon; an earlier request keeps its due time."""
+    due = (now or utcnow()) + DEBOUNCE
+    for gathering_id in set(gathering_ids):
+        insert_ignoring_conflict(
+            session, RescoreJob, {"gathering_id": gathering_id, "due_at": due}, ["gathering_id"]
+        )
+
+
+def mark_group_stale(session: Session, group_id: int, gathering_id: int | None = None) -> None:
+    """Ask for a group's scores to follow a change: through the gathering it concerns, else
+    the group's latest gathering (rescoring any gathering rescores its group)."""
+    if gathering_id is None:
+        gathering_id = session.scalar(
+            select(Gathering.id)
+            .where(Gathering.group_id == group_id)
+            .order_by(Gathering.starts_at.desc().nulls_last(), Gathering.id.desc())
+            .limit(1)
+        )
+    if gathering_id is not None:
+        mark_stale(session, [gathering_id])
+
+
+def gatherings_of_delivery(session: Session, delivery_id: int) -> set[int]:
+    """The gatherings whose attendance a delivery's events touched."""
+    return set(
+        session.scalars(
+            select(Attendance.gathering_id)
+            .join(AttendanceEvent, AttendanceEvent.attendance_id == Attendance.id)
+            .where(AttendanceEvent.delivery_id == delivery_id)
+            .distinct()
+        )
+    )
+
+
+def claim_due(session: Session, now: datetime | None = None, limit: int = 50) -> list[int]:
+    """Take up to `limit` due gatherings off the list, in the caller's transaction.
+
+    `SKIP LOCKED` lets several beats or workers claim at once without taking the same one; a
+    change that marks a gathering while it is being rescored waits for this transaction, then
+    marks it again, so no change is ever missed.
+    """
+    ids = list(
+        session.scalars(
+            select(RescoreJob.gathering_id)
+            .where(RescoreJob.due_at <= (now or utcnow()))
+            .order_by(RescoreJob.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        session.execute(delete(RescoreJob).where(RescoreJob.gathering_id.in_(ids)))
+    return ids
+
+
+@dataclass(frozen=True)
+class Visit:
+    person_id: int
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+
+
+def peak_concurrency(visits: Iterable[Visit]) -> int:
+    """N_peak: the most people inside at once; without check-outs, everyone stays to the end."""
+    changes = []
+    for visit in visits:
+        changes.append((visit.checked_in_at, 1))
+        if visit.checked_out_at is not None and visit.checked_out_at > visit.checked_in_at:
+            changes.append((visit.checked_out_at, -1))
+    inside = peak = 0
+    for _, change in sorted(changes, key=lambda item: (item[0], item[1])):
+        inside += change
+        peak = max(peak, inside)
+    return peak
+
+
+def open_hours(gathering: Gathering, settings: ScoringSettings) -> float:
+    """H: the open-networking time set for the group or gathering, else the scheduled time."""
+    if settings.open_minutes is not None:
+        return settings.open_minutes / 60
+    if gathering.starts_at and gathering.ends_at and gathering.ends_at > gathering.starts_at:
+        return (gathering.ends_at - gathering.starts_at).total_seconds() / 3600
+    return DEFAULT_HOURS
+
+
+def rescore_gathering(session: Session, gathering_id: int) -> GatheringScoreSnapshot | None:
+    """Recompute a gathering's size score, attendee figures and actions; store the snapshot."""
+    gathering = session.get(Gathering, gathering_id)
+    if gathering is None:
+        return None
+    settings = effective_settings(gathering.group, gathering)
+    visits = _visits(session, gathering.id)
+    head_count = len(visits)
+    hours = open_hours(gathering, settings)
+    peak = min(peak_concurrency(visits), head_count) or head_count
+    size = size_score(head_count, settings, n_peak=peak, hours=hours)
+    band = recommended_band(settings, hours, head_count=head_count)
+    met, new = _connections(session, gathering, {visit.person_id for visit in visits})
+    logged = met is not None
+    attendees = {
+        visit.person_id: attendee_score(
+            head_count,
+            settings,
+            hours=hours,
+            dwell_hours=_dwell(visit),
+            connections=(met or {}).get(visit.person_id, 0) if logged else None,
+            new_connections=(new or {}).get(visit.person_id, 0) if logged else None,
+        )
+        for visit in visits
+        if head_count >= 1
+    }
+    first_timers = _first_timers(session, gathering, [visit.person_id for visit in visits])
+    facts = GatheringFacts(
+        head_count=head_count,
+        hours=hours,
+        peak=peak,
+        attendees=tuple(attendees.values()),
+        first_timers=tuple(attendees[p] for p in first_timers if p in attendees),
+        show_up_rate=_show_up_rate(session, gathering.id, head_count),
+    )
+    actions = organizer_actions(facts, settings) if head_count >= 2 else []
+    data = {
+        "sentence": size.sentence,
+        "head_count": head_count,
+        "peak": peak,
+        "hours": round(hours, 3),
+        "factors": [plain(factor) for factor in size.factors],
+        "band": plain(band),
+        "acoustic_capacity": acoustic_capacity(settings),
+        "actions": [plain(action) for action in actions],
+        "connections_logged": logged,
+        "first_timers": sorted(first_timers),
+        "attendees": {str(person): _attendee_json(score) for person, score in attendees.items()},
+    }
+    snapshot = session.get(GatheringScoreSnapshot, gathering.id)
+    if snapshot is None:
+        snapshot = GatheringScoreSnapshot(gathering_id=gathering.id)
+        session.add(snapshot)
+    snapshot.model_version = MODEL_VERSION
+    snapshot.value = size.value
+    snapshot.data = data
+    snapshot.computed_at = utcnow()
+    return snapshot
+
+
+def rescore_group(session: Session, group_id: int, now: datetime | None = None) -> None:
+    """Recompute a group's health and every member's standing from its gatherings' snapshots."""
+    group = session.get(Group, group_id)
+    if group is None:
+        return
+    now = now or utcnow()
+    settings = effective_settings(group)
+    history = _group_history(session, group)
+    if not history:
+        return
+    records = [item.record for item in history]
+    health = group_health(measure_health(records, settings, now), settings)
+    snapshot = session.get(GroupHealthSnapshot, group.id) or GroupHealthSnapshot(group_id=group.id)
+    snapshot.model_version = MODEL_VERSION
+    snapshot.value = None if health.value is None else round(health.value, 1)
+    snapshot.data = {
+        "summary": health.summary,
+        "factors": [plain(factor) for factor in health.factors],
+        "weights": dict(health.weights),
+    }
+    snapshot.computed_at = now
+    session.add(snapshot)
+    _rescore_members(session, group, settings, history, now)
+
+
+def live_view(session: Session, gathering: Gathering) -> dict[str, Any]:
+    """While a gathering runs: how many are inside now, the peak, the band, and alerts."""
+    settings = effective_settings(gathering.group, gathering)
+    visits = _visits(session, gathering.id)
+    inside = sum(1 for visit in visits if visit.checked_out_at is None)
+    peak = peak_concurrency(visits)
+    band = recommended_band(settings, open_hours(gathering, settings), head_count=len(visits))
+    n_ac = acoustic_capacity(settings)
+    return {
+        "head_count_now": inside,
+        "checked_in": len(visits),
+        "peak": peak,
+        "recommended_band": plain(band),
+        "acoustic_capacity": n_ac,
+        "alerts": [plain(alert) for alert in live_alerts(len(visits), peak, band, n_ac)],
+    }
+
+
+@dataclass(frozen=True)
+class _Held:
+    """One gathering of a group, as the group's scores need it."""
+
+    record: GatheringRecord
+    head_count: int
+    connections: Mapping[str, int]  # person → M, when connections were logged
+    re_meetings: Mapping[str, int]  # person → R
+
+
+def _group_history(session: Session, group: Group) -> list[_Held]:
+    gatherings = session.scalars(
+        select(Gathering)
+        .where(Gathering.group_id == group.id)
+        .order_by(Gathering.starts_at.asc().nulls_first(), Gathering.id)
+    ).all()
+    ids = [g.id for g in gatherings]
+    present: dict[int, set[str]] = defaultdict(set)
+    for gathering_id, person_id in session.execute(
+        select(Attendance.gathering_id, Attendance.person_id).where(
+            Attendance.gathering_id.in_(ids), Attendance.checked_in_at.is_not(None)
+        )
+    ):
+        present[gathering_id].add(str(person_id))
+    snapshots = {
+        row.gathering_id: row
+        for row in session.scalars(
+            select(GatheringScoreSnapshot).where(GatheringScoreSnapshot.gathering_id.in_(ids))
+        )
+    }
+    outcome_counts = Counter(
+        session.scalars(
+            select(Outcome.gathering_id).where(
+                Outcome.group_id == group.id, Outcome.kind.in_(BUSINESS_OUTCOMES)
+            )
+        )
+    )
+    follow_ups = _follow_ups(session, ids)
+    held = []
+    for gathering in gatherings:
+        if not present[gathering.id]:
+            continue
+        attendees = snapshots[gathering.id].data["attendees"] if gathering.id in snapshots else {}
+        utilization = {
+            person: figures["utilization"]
+            for person, figures in attendees.items()
+            if figures["utilization"] is not None
+        }
+        novelty = {
+            person: figures["novelty"]
+            for person, figures in attendees.items()
+            if figures["novelty"] is not None
+        }
+        logged = gathering.id in snapshots and snapshots[gathering.id].data["connections_logged"]
+        held.append(
+            _Held(
+                record=GatheringRecord(
+                    id=str(gathering.id),
+                    starts_at=gathering.starts_at or gathering.created_at,
+                    present=frozenset(present[gathering.id]),
+                    utilization=utilization,
+                    novelty=novelty,
+                    outcomes=outcome_counts.get(gathering.id, 0),
+                    follow_ups=tuple(follow_ups.get(gathering.id, ())),
+                ),
+                head_count=len(present[gathering.id]),
+                connections={p: f["connections"] for p, f in attendees.items()} if logged else {},
+                re_meetings={p: f["re_meetings"] for p, f in attendees.items()} if logged else {},
+            )
+        )
+    return held
+
+
+def _rescore_members(
+    session: Session,
+    group: Group,
+    settings: ScoringSettings,
+    history: list[_Held],
+    now: datetime,
+) -> None:
+    business = settings.format is GroupFormat.BUSINESS
+    outcomes = Counter(
+        str(person_id)
+        for person_id in session.scalars(
+            select(Outcome.person_id).where(
+                Outcome.group_id == group.id, Outcome.kind.in_(BUSINESS_OUTCOMES)
+            )
+        )
+    )
+    attendance = [item.record.present for item in history]
+    members = sorted({person for present in attendance for person in present})
+    attended = {m: sum(1 for present in attendance if m in present) for m in members}
+    rates = {m: _attendance_rate(m, attendance) for m in members}
+    logged_any = any(item.connections for item in history)
+    past_ramp = [m for m in members if attended[m] > settings.ramp_gatherings]
+    exposure = sum(attended[m] for m in past_ramp)
+    record = GroupRecord(
+        outcomes_reported=sum(outcomes.values()),
+        outcome_rate=(sum(outcomes[m] for m in past_ramp) / exposure) if exposure else None,
+        head_count=round(statistics.median(item.head_count for item in history)),
+        others_attendance=statistics.median(rates.values()),
+    )
+    existing = {
+        row.person_id: row
+        for row in session.scalars(
+            select(MemberStandingSnapshot).where(MemberStandingSnapshot.group_id == group.id)
+        )
+    }
+    for member in members:
+        met = [item.connections[member] for item in history if member in item.connections]
+        utilizations = [
+            item.record.utilization[member] for item in history if member in item.record.utilization
+        ]
+        re_met = sum(item.re_meetings.get(member, 0) for item in history)
+        standing = member_standing(
+            Member(
+                attended=attended[member],
+                attendance_rate=rates[member],
+                outcomes=outcomes[member] if business else re_met,
+                utilization=statistics.mean(utilizations) if utilizations else None,
+                mean_connections=statistics.mean(met) if met and logged_any else None,
+                familiar_faces=familiar_faces(member, attendance, settings.co_presence_gatherings),
+            ),
+            record,
+            settings,
+        )
+        person_id = int(member)
+        row = existing.get(person_id)
+        if row is None:
+            row = MemberStandingSnapshot(group_id=group.id, person_id=person_id, changed_at=now)
+            session.add(row)
+        elif row.standing != standing.standing.value:
+            row.changed_at = now
+        row.model_version = MODEL_VERSION
+        row.standing = standing.standing.value
+        row.estimated = standing.estimated
+        row.data = {
+            "label": standing.label,
+            "rule": standing.rule.value,
+            "numbers": plain(standing.numbers),
+            "sentences": list(standing.sentences),
+            "attended": attended[member],
+            "attendance_rate": round(rates[member], 3),
+        }
+        row.computed_at = now
+
+
+def _attendance_rate(member: str, attendance: list[frozenset[str]]) -> float:
+    """a_i: gatherings attended ÷ gatherings held since the member's first."""
+    first = next(index for index, present in enumerate(attendance) if member in present)
+    held = attendance[first:]
+    return sum(1 for present in held if member in present) / len(held)
+
+
+def _visits(session: Session, gathering_id: int) -> list[Visit]:
+    rows = session.execute(
+        select(Attendance.person_id, Attendance.checked_in_at, Attendance.checked_out_at).where(
+            Attendance.gathering_id == gathering_id, Attendance.checked_in_at.is_not(None)
+        )
+    ).all()
+    return [Visit(person, checked_in, checked_out) for person, checked_in, checked_out in rows]
+
+
+def _dwell(visit: Visit) -> float | None:
+    if visit.checked_out_at is None or visit.checked_out_at <= visit.checked_in_at:
+        return None
+    return (visit.checked_out_at - visit.checked_in_at).total_seconds() / 3600
+
+
+def _connections(
+    session: Session, gathering: Gathering, present: set[int]
+) -> tuple[dict[int, int] | None, dict[int, int] | None]:
+    """Per person: confirmed connections here between people both checked in (M), and those with
+    people not met before in the group (M_new). (None, None) when no connection is logged."""
+    rows = session.execute(
+        select(Connection.person_low_id, Connection.person_high_id, Connection.confirmed).where(
+            Connection.gathering_id == gathering.id
+        )
+    ).all()
+    if not rows:
+        return None, None
+    pairs = [
+        (low, high)
+        for low, high, confirmed in rows
+        if confirmed and low in present and high in present
+    ]
+    earlier = _earlier_pairs(session, gathering, {p for pair in pairs for p in pair})
+    met: Counter[int] = Counter()
+    new: Counter[int] = Counter()
+    for pair in pairs:
+        for person in pair:
+            met[person] += 1
+            if pair not in earlier:
+                new[person] += 1
+    return dict(met), dict(new)
+
+
+def _earlier_pairs(
+    session: Session, gathering: Gathering, people: set[int]
+) -> set[tuple[int, int]]:
+    """Confirmed pairs among `people` from the group's earlier gatherings."""
+    if gathering.group_id is None or gathering.starts_at is None or not people:
+        return set()
+    rows = session.execute(
+        select(Connection.person_low_id, Connection.person_high_id)
+        .join(Gathering, Gathering.id == Connection.gathering_id)
+        .where(
+            Gathering.group_id == gathering.group_id,
+            Gathering.starts_at < gathering.starts_at,
+            Connection.confirmed.is_(True),
+            or_(Connection.person_low_id.in_(people), Connection.person_high_id.in_(people)),
+        )
+    ).all()
+    return {(low, high) for low, high in rows}
+
+
+def _first_timers(session: Session, gathering: Gathering, people: list[int]) -> list[int]:
+    """The people for whom this is their first gathering of the group."""
+    if gathering.group_id is None or gathering.starts_at is None or not people:
+        return list(people)
+    returning = set(
+        session.scalars(
+            select(Attendance.person_id)
+            .join(Gathering, Gathering.id == Attendance.gathering_id)
+            .where(
+                Gathering.group_id == gathering.group_id,
+                Gathering.starts_at < gathering.starts_at,
+                Attendance.checked_in_at.is_not(None),
+                Attendance.person_id.in_(people),
+            )
+        )
+    )
+    return [person for person in people if person not in returning]
+
+
+def _show_up_rate(session: Session, gathering_id: int, head_count: int) -> float | None:
+    """Checked in ÷ registered, when registrations are known."""
+    registered = len(
+        session.scalars(
+            select(Attendance.id).where(
+                Attendance.gathering_id == gathering_id, Attendance.registered_at.is_not(None)
+            )
+        ).all()
+    )
+    return min(1.0, head_count / registered) if registered else None
+
+
+def _follow_ups(session: Session, gathering_ids: list[int]) -> dict[int, list[bool]]:
+    """Per gathering, for each confirmed connection: followed up (at any time so far)?"""
+    flags: dict[int, list[bool]] = defaultdict(list)
+    for gathering_id, followed_up_at in session.execute(
+        select(Connection.gathering_id, Connection.followed_up_at).where(
+            Connection.gathering_id.in_(gathering_ids), Connection.confirmed.is_(True)
+        )
+    ):
+        flags[gathering_id].append(followed_up_at is not None)
+    return flags
+
+
+def _attendee_json(score: AttendeeScore) -> dict[str, Any]:
+    return {
+        "capacity": round(score.capacity, 2),
+        "connections": score.connections,
+        "new_connections": score.new_connections,
+        "re_meetings": score.re_meetings,
+        "utilization": score.utilization.value,
+        "novelty": score.novelty.value,
+        "coverage": score.coverage.value,
+        "sentence": score.sentence,
+    }
+
+
+def plain(value: Any) -> Any:
+    """A scoring result (dataclasses, enums, mappings) as plain JSON values."""
+    if hasattr(value, "__dataclass_fields__"):
+        return json_ready(asdict(value))
+    return json_ready(value)
