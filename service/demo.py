@@ -30,6 +30,7 @@ from service.platforms import create_integration
 
 DEMO_EMAIL = "demo@roomwise.local"
 DEMO_PASSWORD = "roomwise-demo"
+DAY = timedelta(days=1)
 
 PEOPLE = [
     ("Amara Okafor", "Okafor Legal"),
@@ -97,32 +98,46 @@ class DemoGroup:
     regulars: range
     regular_show_rate: float
     visitors_per_gathering: int
+    business: bool
+    settings: dict[str, Any]  # sent to PATCH /api/v1/groups/<id>, as an organizer would
 
 
 GROUPS = [
     DemoGroup(
-        "harbourside-breakfast",
-        "Harbourside Business Breakfast",
-        3,
-        7,
-        6,
-        7,
-        2.0,
-        range(0, 16),
-        0.85,
-        3,
+        external_id="harbourside-breakfast",
+        name="Harbourside Business Breakfast",
+        weekday_offset_days=3,
+        every_days=7,
+        gatherings=6,
+        start_hour=7,
+        hours=2.0,
+        regulars=range(0, 16),
+        regular_show_rate=0.85,
+        visitors_per_gathering=3,
+        business=True,
+        settings={
+            "format": "business",
+            "structure": "open",
+            "venue": {"venue_type": "treated", "floor_area_m2": 90},
+        },
     ),
     DemoGroup(
-        "founders-and-friends",
-        "Founders & Friends Social",
-        5,
-        14,
-        5,
-        18,
-        2.5,
-        range(22, 34),
-        0.6,
-        9,
+        external_id="founders-and-friends",
+        name="Founders & Friends Social",
+        weekday_offset_days=5,
+        every_days=14,
+        gatherings=5,
+        start_hour=18,
+        hours=2.5,
+        regulars=range(22, 34),
+        regular_show_rate=0.6,
+        visitors_per_gathering=9,
+        business=False,
+        settings={
+            "format": "social",
+            "structure": "open",
+            "venue": {"venue_type": "bar", "floor_area_m2": 110},
+        },
     ),
 ]
 
@@ -176,18 +191,42 @@ def demo_events(now: datetime, seed: int = 2026) -> Iterator[dict[str, Any]]:
             present += rng.sample(visitors, group.visitors_per_gathering)
             for index in present:
                 yield from _visit(rng, gathering, index, starts, ends)
+            yield from _conversations(rng, gathering, present, starts)
+            if group.business:
+                yield from _referrals(rng, gathering, present, starts)
+
+
+def _conversations(
+    rng: random.Random, gathering: dict[str, Any], present: list[int], starts: datetime
+) -> Iterator[dict[str, Any]]:
+    """Each attendee taps phones with a few of the others (a mutual tap confirms both ways)."""
+    for index in present:
+        others = [other for other in present if other > index]
+        for other in rng.sample(others, min(len(others), rng.randint(1, 3))):
+            at = starts + timedelta(minutes=rng.randint(40, 100))
+            payload = _event("connection.created", gathering, _attendee(index), at)
+            payload["data"].update(counterpart=_attendee(other), source="mutual_tap")
+            yield payload
+
+
+def _referrals(
+    rng: random.Random, gathering: dict[str, Any], present: list[int], starts: datetime
+) -> Iterator[dict[str, Any]]:
+    """Now and then a member passes another a referral, reported the next day."""
+    for index in present:
+        if rng.random() < 0.15:
+            giver = rng.choice([other for other in present if other != index])
+            payload = _event("outcome.reported", gathering, _attendee(index), starts + DAY)
+            payload["data"].update(
+                group=gathering["group"], counterpart=_attendee(giver), kind="referral"
+            )
+            yield payload
 
 
 def _visit(
     rng: random.Random, gathering: dict[str, Any], index: int, starts: datetime, ends: datetime
 ) -> Iterator[dict[str, Any]]:
-    name, company = PEOPLE[index]
-    attendee = {
-        "id": f"person-{index}",
-        "email": name.lower().replace(" ", ".").replace("'", "") + "@example.com",
-        "name": name,
-        "company": company,
-    }
+    attendee = _attendee(index)
     registered = starts - timedelta(days=rng.randint(1, 6), minutes=rng.randint(0, 600))
     arrived = starts + timedelta(minutes=rng.randint(-10, 35))
     yield _event("attendee.registered", gathering, attendee, registered)
@@ -200,6 +239,12 @@ def _visit(
     if rng.random() < 0.6:
         stay = timedelta(minutes=rng.randint(35, int((ends - arrived).total_seconds() // 60)))
         yield _event("attendee.checked_out", gathering, attendee, arrived + stay)
+
+
+def _attendee(index: int) -> dict[str, str]:
+    name, company = PEOPLE[index]
+    email = name.lower().replace(" ", ".").replace("'", "") + "@example.com"
+    return {"id": f"person-{index}", "email": email, "name": name, "company": company}
 
 
 def _event(
@@ -220,9 +265,11 @@ class PlayResult:
 
 
 def play(credentials: DemoCredentials, events: Iterator[dict[str, Any]]) -> PlayResult:
-    """POST every event to the demo's webhook URL, signed, as a platform would."""
+    """POST every event to the demo's webhook URL, signed as a platform would, then set each
+    group's format and room through the API as its organizer would."""
     adapter = StandardAdapter()
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    base = credentials.webhook_url.split("/hooks/", 1)[0]
     with requests.Session() as http:
         for payload in events:
             body = json.dumps(payload).encode()
@@ -232,4 +279,14 @@ def play(credentials: DemoCredentials, events: Iterator[dict[str, Any]]) -> Play
             response = http.post(credentials.webhook_url, data=body, headers=headers, timeout=10)
             status = response.json().get("status") if response.ok else None
             counts[status if status in counts else "rejected"] += 1
+        http.headers["Authorization"] = f"Bearer {credentials.api_token}"
+        groups = http.get(f"{base}/api/v1/groups", timeout=10).json()["groups"]
+        settings_by_name = {group.name: group.settings for group in GROUPS}
+        for group in groups:
+            if group["name"] in settings_by_name:
+                http.patch(
+                    f"{base}/api/v1/groups/{group['id']}",
+                    json=settings_by_name[group["name"]],
+                    timeout=10,
+                ).raise_for_status()
     return PlayResult(**counts)

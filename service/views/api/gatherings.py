@@ -71,5 +71,6 @@ def update_gathering(gathering_id: int) -> Response:
     except group_settings.SettingsError as err:
         raise ApiError("invalid_parameter", str(err)) from err
     group_settings.apply_gathering_changes(gathering, changes)
+    rescoring.mark_stale(session, [gathering.id])
     session.commit()
     return show_gathering(gathering_id)

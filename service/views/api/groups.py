@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from sqlalchemy import func, select
 
-from service import group_settings, serializers
+from service import group_settings, rescoring, serializers
 from service.auth import organizer_id
 from service.db import request_session
 from service.errors import ApiError
@@ -56,5 +56,9 @@ def update_group(group_id: int) -> Response:
     except group_settings.SettingsError as err:
         raise ApiError("invalid_parameter", str(err)) from err
     group_settings.apply_group_changes(group, changes)
+    # New settings change every score of the group: rescore all of its gatherings.
+    rescoring.mark_stale(
+        session, session.scalars(select(Gathering.id).where(Gathering.group_id == group.id))
+    )
     session.commit()
     return show_group(group_id)
