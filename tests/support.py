@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine, text
 from standardwebhooks import Webhook
 
 GROUP = {"id": "grp-breakfast", "name": "Thursday Breakfast Club"}
@@ -76,3 +77,25 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def wait_until_a_lock_is_awaited(engine: Engine, timeout: float = 30) -> None:
+    """Return once another connection waits for a row lock (PostgreSQL), or after a moment.
+
+    Each look is its own transaction: PostgreSQL shows one transaction the same snapshot of
+    `pg_stat_activity` throughout. SQLite takes its write lock when a transaction begins, so
+    there the second writer waits before reading anything and there is nothing to observe.
+    """
+    if engine.dialect.name != "postgresql":
+        time.sleep(0.3)
+        return
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+    def someone_waits() -> bool:
+        with engine.connect() as connection:
+            return bool(connection.execute(query).scalar())
+
+    wait_for(someone_waits, timeout=timeout, interval=0.05)

@@ -4,14 +4,12 @@ concurrent workers."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.base import AttendeeRef, GatheringRef
@@ -25,7 +23,7 @@ from service.attendance import (
 )
 from service.db import engine_for, session_scope, sessionmaker_for
 from service.models import Attendance, AttendanceKind, Gathering, Integration, Person
-from tests.support import wait_for
+from tests.support import wait_until_a_lock_is_awaited
 
 REGISTERED = AttendanceKind.REGISTERED
 IN = AttendanceKind.CHECKED_IN
@@ -165,29 +163,6 @@ def test_check_out_never_precedes_check_in(history):
 # --- concurrent workers ------------------------------------------------------------------------
 
 
-def _wait_until_blocked(app: Flask, timeout: float = 30) -> None:
-    """Return once another connection waits for a row lock (PostgreSQL), or after a moment.
-
-    SQLite takes its write lock when a transaction begins, so there the second writer waits
-    before reading anything and there is nothing to observe.
-    """
-    engine = engine_for(app)
-    if engine.dialect.name != "postgresql":
-        time.sleep(0.3)
-        return
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-
-    def someone_waits() -> bool:
-        # A fresh transaction per look: one long transaction would keep seeing one snapshot.
-        with engine.connect() as connection:
-            return bool(connection.execute(query).scalar())
-
-    wait_for(someone_waits, timeout=timeout, interval=0.05)
-
-
 def test_concurrent_events_for_one_person_fold_over_all_of_them(app, tenant):
     """Two workers apply events for the same attendance at once; the later one must fold
     over the earlier one's committed event, not over the row it read before taking the lock."""
@@ -218,7 +193,7 @@ def test_concurrent_events_for_one_person_fold_over_all_of_them(app, tenant):
             record(first, OUT, at(45))  # holds the attendance row lock until commit
             worker = threading.Thread(target=second_worker)
             worker.start()
-            _wait_until_blocked(app)
+            wait_until_a_lock_is_awaited(engine_for(app))
             first.commit()
         finally:
             first.close()

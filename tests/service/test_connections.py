@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.base import AttendeeRef, ConnectionSource, GatheringRef
@@ -35,7 +34,7 @@ from tests.service.report_helpers import (
     post_hook,
     process_delivery,
 )
-from tests.support import wait_for
+from tests.support import wait_until_a_lock_is_awaited
 
 
 @pytest.fixture()
@@ -110,29 +109,6 @@ def test_any_order_of_reports_ends_in_the_same_row(app, tenant):
     assert finals == {(ConnectionSource.SCAN, True, True, True)}
 
 
-def wait_until_blocked(app) -> None:
-    """Return once another connection waits for a lock (PostgreSQL), or after a moment.
-
-    Each poll is its own transaction: PostgreSQL shows one transaction the same snapshot of
-    `pg_stat_activity` throughout. SQLite takes its write lock when a transaction begins, so
-    there the second writer waits before reading anything and there is nothing to observe.
-    """
-    engine = engine_for(app)
-    if engine.dialect.name != "postgresql":
-        time.sleep(0.3)
-        return
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-
-    def blocked() -> int:
-        with engine.connect() as connection:
-            return int(connection.execute(query).scalar() or 0)
-
-    wait_for(blocked, timeout=10, interval=0.05)
-
-
 def test_two_workers_reporting_both_sides_at_once_confirm_it(app, tenant):
     """The second report waits for the first one's row lock and then folds over its side,
     rather than over the row it could read before: both flags set must mean confirmed."""
@@ -176,7 +152,7 @@ def test_two_workers_reporting_both_sides_at_once_confirm_it(app, tenant):
             report(first, ids[1])  # a's side, holding the row lock until commit
             worker = threading.Thread(target=second_worker)
             worker.start()
-            wait_until_blocked(app)
+            wait_until_a_lock_is_awaited(engine_for(app))
             first.commit()
         finally:
             first.close()
