@@ -112,14 +112,24 @@ def group_fields() -> frozenset[str]:
 
 
 def apply_group_changes(group: Group, changes: Mapping[str, Any]) -> None:
-    """Store checked changes: kind fields in their columns, the rest as overrides."""
+    """Store checked changes: kind fields in their columns, the rest as overrides.
+
+    Raises `SettingsError` when the result would be inconsistent (a novelty band whose low end
+    is above its high end), before anything is changed.
+    """
+    overrides = _merged(
+        group.settings, {k: v for k, v in changes.items() if k not in ("format", "structure")}
+    )
+    defaults = ScoringSettings()
+    low = overrides.get("novelty_low", defaults.novelty_low)
+    high = overrides.get("novelty_high", defaults.novelty_high)
+    if low >= high:
+        raise SettingsError("novelty_low", f"must be below novelty_high ({high:g})")
     if "format" in changes:
         group.format = changes["format"] or GroupFormat.SOCIAL.value
     if "structure" in changes:
         group.structure = changes["structure"] or Structure.OPEN.value
-    group.settings = _merged(
-        group.settings, {k: v for k, v in changes.items() if k not in ("format", "structure")}
-    )
+    group.settings = overrides
 
 
 def apply_gathering_changes(gathering: Gathering, changes: Mapping[str, Any]) -> None:

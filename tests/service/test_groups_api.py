@@ -90,6 +90,7 @@ def test_venue_and_parameters_are_stored_and_null_resets(client, tenant, gatheri
         ({"grace_gatherings": 2.5}, "grace_gatherings"),
         ({"pool_probability": 1.5}, "pool_probability"),
         ({"colour": "blue"}, "colour"),
+        ({"novelty_low": 0.7}, "novelty_low"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(client, tenant, gathering, body, field):

@@ -53,9 +53,9 @@ def update_group(group_id: int) -> Response:
     group = owned(session, Group, group_id)
     try:
         changes = group_settings.validate_changes(json_object(), group_settings.group_fields())
+        group_settings.apply_group_changes(group, changes)
     except group_settings.SettingsError as err:
         raise ApiError("invalid_parameter", str(err)) from err
-    group_settings.apply_group_changes(group, changes)
     # New settings change every score of the group: rescore all of its gatherings.
     rescoring.mark_stale(
         session, session.scalars(select(Gathering.id).where(Gathering.group_id == group.id))
