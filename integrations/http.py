@@ -2,8 +2,9 @@
 
 Thin payloads (pretix, Eventbrite) only say "something happened"; the worker fetches the details
 through `PlatformApi`. The rules follow what the platforms ask of API clients: retry 429 and
-5xx with backoff, honouring `Retry-After`; never retry other 4xx; treat 401/403 as credentials
-that need the organizer's attention.
+5xx with backoff, honouring `Retry-After`; leave an unreachable platform to the task's own
+backoff; never retry other 4xx; treat 401/403 as credentials that need the organizer's
+attention.
 """
 
 from __future__ import annotations
@@ -124,11 +125,12 @@ class PlatformApi:
                     **kwargs,
                 )
             except (requests.Timeout, requests.ConnectionError) as err:
-                failure = PlatformUnavailable(f"{method} {url}: {type(err).__name__}")
-            else:
-                if response.status_code < 300:
-                    return _json(response, url)
-                failure = _failure(method, url, response)
+                # Unreachable or too slow: waiting here would hold a worker for nothing. The
+                # task's own backoff retries it later.
+                raise PlatformUnavailable(f"{method} {url}: {type(err).__name__}") from err
+            if response.status_code < 300:
+                return _json(response, url)
+            failure = _failure(method, url, response)
             if not isinstance(failure, PlatformUnavailable) or attempt == self.attempts:
                 raise failure
             wait = _backoff(attempt, failure.retry_after)
@@ -156,12 +158,12 @@ def _failure(method: str, url: str, response: requests.Response) -> PlatformErro
         return PlatformNotFound(detail, status)
     if status in RETRYABLE_STATUSES:
         return PlatformUnavailable(
-            detail, status, _retry_after(response.headers.get("Retry-After"))
+            detail, status, retry_after_seconds(response.headers.get("Retry-After"))
         )
     return PlatformRejected(detail, status)
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
     if not value:
         return None

@@ -42,6 +42,7 @@ class Settings:
     webhook_tolerance_seconds: int
     sweep_after_seconds: int
     log_level: str
+    outbound_allow_private: bool
 
     @property
     def outbox_dir(self) -> Path:
@@ -86,6 +87,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         webhook_tolerance_seconds=_int(env, "WEBHOOK_TOLERANCE_SECONDS", 300, problems),
         sweep_after_seconds=_int(env, "SWEEP_AFTER_SECONDS", 60, problems),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        outbound_allow_private=_bool(env, "OUTBOUND_ALLOW_PRIVATE", False, problems),
     )
     settings = replace(settings, **overrides)
     if not settings.secret_key and settings.environment == "development":
@@ -149,6 +151,18 @@ def _int(env: Mapping[str, str], name: str, default: int, problems: list[str]) -
     except ValueError:
         problems.append(f"{name} must be a whole number (got {raw!r})")
         return default
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    problems.append(f"{name} must be true or false (got {raw!r})")
+    return default
 
 
 def _scheme(url: str) -> str:

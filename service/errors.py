@@ -24,6 +24,7 @@ STATUS_BY_REASON: dict[str, int] = {
     "empty_body": 400,
     "wrong_content_type": 400,
     "invalid_rows": 400,
+    "forbidden_address": 400,
     # 401: not provably from who it claims to be.
     "missing_signature": 401,
     "bad_signature": 401,

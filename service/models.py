@@ -422,3 +422,88 @@ class MemberStandingSnapshot(Base):
     data: Mapped[dict[str, Any]]
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundEventType(StrEnum):
+    """The events an organizer's endpoint can subscribe to."""
+
+    GATHERING_SUMMARY = "gathering.summary"
+    GROUP_DIGEST = "group.digest"
+    MEMBER_STANDING_CHANGED = "member.standing_changed"
+
+
+class OutboundStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+class OutboundEndpoint(Base):
+    """An organizer's own URL that receives signed webhooks for the events it subscribed to.
+
+    `secret_encrypted` is a Fernet token of its `whsec_…` signing secret (see `service.crypto`):
+    one secret per endpoint, as Standard Webhooks asks. A 410 answer disables the endpoint.
+    """
+
+    __tablename__ = "outbound_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundMessage(Base):
+    """One event for one endpoint, and where its delivery stands.
+
+    Unique on (endpoint, event key), so emitting the same event twice never sends it twice.
+    `webhook_id` is what the receiver dedupes on: it never changes, retries and replays included.
+    A message waiting for its next attempt is a row with a due time (`next_attempt_at`) that
+    beat picks up, never a Celery countdown.
+    """
+
+    __tablename__ = "outbound_message"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_key"),
+        Index("ix_outbound_message_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("outbound_endpoint.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(100))
+    event_key: Mapped[str] = mapped_column(String(300))
+    webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The whole body the receiver gets: {"type", "timestamp", "data"}.
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), default=OutboundStatus.PENDING)
+    # Attempts since the message was created or last replayed; each is in `outbound_attempt`.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    endpoint: Mapped[OutboundEndpoint] = relationship(lazy="joined")
+
+
+class OutboundAttempt(Base):
+    """One try at delivering a message: the receiver's status code, or why there was none."""
+
+    __tablename__ = "outbound_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_message.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int]

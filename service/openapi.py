@@ -19,7 +19,8 @@ from integrations.base import MAX_AMOUNT, ConnectionSource, OutcomeKind
 from integrations.fields import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from integrations.standard import KIND_BY_TYPE
 from service.connections import TRUSTED_SOURCES
-from service.models import DeliveryStatus, OutcomeSource
+from service.models import DeliveryStatus, OutboundEventType, OutboundStatus, OutcomeSource
+from service.outbound import MAX_URL_LENGTH
 
 Schema = dict[str, Any]
 
@@ -533,6 +534,105 @@ ERROR = obj(
     },
     optional=("detail", "field"),
 )
+
+# --- component schemas: outbound webhooks (service/outbound.py) -----------------------------
+
+EVENT_TYPES = [event.value for event in OutboundEventType]
+
+ENDPOINT_FIELDS: dict[str, Schema] = {
+    "id": integer("Roomwise's endpoint id."),
+    "url": text("Where the webhooks are POSTed."),
+    "events": {"type": "array", "items": {"type": "string", "enum": EVENT_TYPES}},
+    "enabled": {"type": "boolean", "description": "False once the endpoint answered 410."},
+    "disabled_reason": nullable(text("Why it was disabled.")),
+    "created_at": timestamp("When it was registered."),
+}
+
+ENDPOINT_CREATE = obj(
+    {
+        "url": text(
+            "An https URL whose host is a public address (http and private addresses only "
+            "when the server sets OUTBOUND_ALLOW_PRIVATE).",
+            minLength=1,
+            maxLength=MAX_URL_LENGTH,
+        ),
+        "events": {
+            "type": "array",
+            "items": {"type": "string", "enum": EVENT_TYPES},
+            "minItems": 1,
+        },
+    },
+    additionalProperties=False,
+)
+
+OUTBOUND_ATTEMPT = obj(
+    {
+        "attempted_at": timestamp("When the request was sent."),
+        "status_code": nullable(integer("The endpoint's HTTP status.")),
+        "error": nullable(
+            text(
+                "Why it failed: `http_<status>`, `timeout`, `connection_failed` or an address "
+                "refusal."
+            )
+        ),
+        "duration_ms": integer("How long the attempt took.", minimum=0),
+    }
+)
+
+OUTBOUND_MESSAGE = obj(
+    {
+        "id": integer("Roomwise's message id."),
+        "endpoint_id": integer("The endpoint it is for."),
+        "event_type": {"type": "string", "enum": EVENT_TYPES},
+        "event_key": text("The event's identity: emitting it again creates nothing."),
+        "webhook_id": text("The `webhook-id` header, the same on every attempt and replay."),
+        "payload": ref("OutboundEnvelope"),
+        "status": {
+            "type": "string",
+            "enum": [status.value for status in OutboundStatus],
+            "description": "pending: waiting for `next_attempt_at`; delivered: a 2xx came "
+            "back; failed: every retry failed (replay it); disabled: its endpoint was disabled.",
+        },
+        "attempts": integer("Attempts since it was created or last replayed.", minimum=0),
+        "next_attempt_at": optional_timestamp("When it is due next (UTC)."),
+        "last_status_code": nullable(integer("The latest attempt's HTTP status.")),
+        "last_error": nullable(text("Why the latest attempt failed.")),
+        "created_at": timestamp("When the event was emitted."),
+        "delivered_at": optional_timestamp("When a 2xx came back."),
+        "history": {"type": "array", "items": ref("OutboundAttempt")},
+    }
+)
+
+OUTBOUND_ENVELOPE = obj(
+    {
+        "type": {"type": "string", "enum": EVENT_TYPES},
+        "timestamp": timestamp("When the event happened."),
+        "data": {"type": "object", "description": "The event's data (README: Outbound webhooks)."},
+    }
+)
+
+
+def outbound_webhook(event_type: str, summary: str) -> Schema:
+    """What Roomwise POSTs to an endpoint subscribed to `event_type` (OpenAPI 3.1 `webhooks`)."""
+    return {
+        "post": {
+            "operationId": event_type,
+            "summary": summary,
+            "tags": ["endpoints"],
+            "description": "Signed with Standard Webhooks headers (`webhook-id`, "
+            "`webhook-timestamp`, `webhook-signature`) using the endpoint's secret.",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": ref("OutboundEnvelope")}},
+            },
+            "responses": {
+                "200": {"description": "Any 2xx: delivered."},
+                "410": {"description": "Gone: Roomwise disables the endpoint."},
+                "429": {"description": "Slow down: retried after `Retry-After` (also on 503)."},
+            },
+        }
+    }
+
 
 # --- component schemas: connections and outcomes (service/connections.py) -------------------
 
@@ -1246,6 +1346,93 @@ PATHS: dict[str, Schema] = {
             },
         )
     },
+    "/api/v1/endpoints": {
+        "post": operation(
+            "create_endpoint",
+            "Register a URL to receive signed webhooks",
+            "endpoints",
+            {
+                "201": json_response(
+                    "Registered; `secret` (`whsec_…`) verifies its webhooks and is never shown "
+                    "again.",
+                    ref("EndpointCreated"),
+                ),
+                "400": error_response(
+                    "Not a JSON object, an unknown field, a URL that is not http(s) (https unless "
+                    "private addresses are allowed) or does not resolve, an unknown event type "
+                    "(`field` names it), or a host that is not a public address.",
+                    "malformed_json",
+                    "invalid_parameter",
+                    "forbidden_address",
+                ),
+            },
+            requestBody={"required": True, "content": {JSON: {"schema": ref("EndpointCreate")}}},
+        ),
+        "get": operation(
+            "list_endpoints",
+            "The organizer's webhook endpoints",
+            "endpoints",
+            {
+                "200": json_response(
+                    "Every endpoint, oldest first.",
+                    obj({"endpoints": {"type": "array", "items": ref("Endpoint")}}),
+                )
+            },
+        ),
+    },
+    "/api/v1/endpoints/{endpoint_id}": {
+        "get": operation(
+            "show_endpoint",
+            "One webhook endpoint",
+            "endpoints",
+            {"200": json_response("The endpoint.", ref("Endpoint")), "404": not_found("endpoint")},
+            parameters=[path_id("endpoint_id", "endpoint")],
+        ),
+        "delete": operation(
+            "delete_endpoint",
+            "Remove a webhook endpoint and its message log",
+            "endpoints",
+            {
+                "200": json_response(
+                    "Removed; nothing more is sent to it.",
+                    obj({"status": const("deleted"), "id": integer("The endpoint's id.")}),
+                ),
+                "404": not_found("endpoint"),
+            },
+            parameters=[path_id("endpoint_id", "endpoint")],
+        ),
+    },
+    "/api/v1/endpoints/{endpoint_id}/messages": {
+        "get": operation(
+            "list_endpoint_messages",
+            "The webhooks sent to an endpoint, newest first, with every attempt",
+            "endpoints",
+            {
+                "200": json_response("A page of messages.", ref("OutboundMessagePage")),
+                "400": INVALID_PARAMETER,
+                "404": not_found("endpoint"),
+            },
+            parameters=[path_id("endpoint_id", "endpoint"), *PAGE_PARAMETERS],
+        )
+    },
+    "/api/v1/messages/{message_id}/replay": {
+        "post": operation(
+            "replay_message",
+            "Send a webhook again",
+            "endpoints",
+            {
+                "202": json_response(
+                    "Queued now, with the same `webhook-id` and a fresh retry schedule.",
+                    ref("OutboundMessage"),
+                ),
+                "404": not_found("message"),
+                "409": error_response(
+                    "The message's endpoint is disabled; register the URL again.", "conflict"
+                ),
+            },
+            parameters=[path_id("message_id", "message")],
+        )
+    },
     "/api/v1/integrations/{integration_id}": {
         "get": operation(
             "show_integration",
@@ -1299,10 +1486,19 @@ OPENAPI_SPEC: dict[str, Any] = {
         {"name": "people", "description": "People and their standing in each group."},
         {"name": "connections", "description": "Who connected with whom at a gathering."},
         {"name": "outcomes", "description": "Leads, referrals and closed business."},
+        {"name": "endpoints", "description": "Signed webhooks to the organizer's own tools."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
         {"name": "meta", "description": "This document."},
     ],
     "paths": PATHS,
+    "webhooks": {
+        event: outbound_webhook(event, summary)
+        for event, summary in [
+            ("gathering.summary", "A gathering's summary, after it ends"),
+            ("group.digest", "A group's periodic digest"),
+            ("member.standing_changed", "A member's standing in a group changed"),
+        ]
+    },
     "components": {
         "securitySchemes": {
             BEARER: {
@@ -1362,6 +1558,15 @@ OPENAPI_SPEC: dict[str, Any] = {
             "Outcome": OUTCOME,
             "OutcomeCreate": OUTCOME_CREATE,
             "OutcomePage": page("outcomes", "Outcome"),
+            "Endpoint": obj(ENDPOINT_FIELDS),
+            "EndpointCreated": obj(
+                {**ENDPOINT_FIELDS, "secret": text("The signing secret.", pattern="^whsec_")}
+            ),
+            "EndpointCreate": ENDPOINT_CREATE,
+            "OutboundAttempt": OUTBOUND_ATTEMPT,
+            "OutboundMessage": OUTBOUND_MESSAGE,
+            "OutboundMessagePage": page("messages", "OutboundMessage"),
+            "OutboundEnvelope": OUTBOUND_ENVELOPE,
             "StandardPayload": STANDARD_PAYLOAD,
             "StandardData": STANDARD_DATA,
             "StandardConnectionData": STANDARD_CONNECTION_DATA,

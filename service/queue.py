@@ -21,11 +21,12 @@ from service.config import Settings
 
 log = logging.getLogger(__name__)
 
-TASK_MODULES = ["tasks.deliveries", "tasks.scoring"]
+TASK_MODULES = ["tasks.deliveries", "tasks.scoring", "tasks.outbound"]
 
 PROCESS_DELIVERY = "tasks.deliveries.process_delivery"
 SWEEP_DELIVERIES = "tasks.deliveries.sweep_received_deliveries"
 RESCORE_DUE = "tasks.scoring.rescore_due"
+DELIVER_DUE_WEBHOOKS = "tasks.outbound.deliver_due_webhooks"
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:

@@ -3,22 +3,25 @@
 A change (a check-in, a connection, an outcome) marks its gathering stale with a due time a
 moment ahead (`mark_stale`); beat's `rescore_due` claims due gatherings (`claim_due`) and
 rescores each (`rescore_gathering`), then its group's health and every member's standing
-(`rescore_group`). This module turns rows into the plain inputs of `service.scoring` and its
-results into snapshots; the scoring itself stays pure.
+(`rescore_group`). `rescore_all` rescores everything at once, reading each group's rows in a
+few queries instead of several per gathering. This module turns rows into the plain inputs of
+`service.scoring` and its results into snapshots; the scoring itself stays pure.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import Session, load_only
 
+from service import outbound
 from service.group_settings import effective_settings, json_ready
 from service.models import (
     Attendance,
@@ -140,59 +143,51 @@ def rescore_gathering(session: Session, gathering_id: int) -> GatheringScoreSnap
     gathering = session.get(Gathering, gathering_id)
     if gathering is None:
         return None
-    settings = effective_settings(gathering.group, gathering)
-    visits = _visits(session, gathering.id)
-    head_count = len(visits)
-    hours = open_hours(gathering, settings)
-    peak = min(peak_concurrency(visits), head_count) or head_count
-    size = size_score(head_count, settings, n_peak=peak, hours=hours)
-    band = recommended_band(settings, hours, head_count=head_count)
-    met, new = _connections(session, gathering, {visit.person_id for visit in visits})
-    logged = met is not None
-    attendees = {
-        visit.person_id: attendee_score(
-            head_count,
-            settings,
-            hours=hours,
-            dwell_hours=_dwell(visit),
-            connections=(met or {}).get(visit.person_id, 0) if logged else None,
-            new_connections=(new or {}).get(visit.person_id, 0) if logged else None,
-        )
-        for visit in visits
-        if head_count >= 1
-    }
-    first_timers = _first_timers(session, gathering, [visit.person_id for visit in visits])
-    facts = GatheringFacts(
-        head_count=head_count,
-        hours=hours,
-        peak=peak,
-        attendees=tuple(attendees.values()),
-        first_timers=tuple(attendees[p] for p in first_timers if p in attendees),
-        show_up_rate=_show_up_rate(session, gathering.id, head_count),
+    return _store_gathering_score(
+        session,
+        gathering,
+        _gathering_rows(session, gathering),
+        session.get(GatheringScoreSnapshot, gathering.id),
     )
-    actions = organizer_actions(facts, settings) if head_count >= 2 else []
-    data = {
-        "sentence": size.sentence,
-        "head_count": head_count,
-        "peak": peak,
-        "hours": round(hours, 3),
-        "factors": [plain(factor) for factor in size.factors],
-        "band": plain(band),
-        "acoustic_capacity": acoustic_capacity(settings),
-        "actions": [plain(action) for action in actions],
-        "connections_logged": logged,
-        "first_timers": sorted(first_timers),
-        "attendees": {str(person): _attendee_json(score) for person, score in attendees.items()},
-    }
-    snapshot = session.get(GatheringScoreSnapshot, gathering.id)
-    if snapshot is None:
-        snapshot = GatheringScoreSnapshot(gathering_id=gathering.id)
-        session.add(snapshot)
-    snapshot.model_version = MODEL_VERSION
-    snapshot.value = size.value
-    snapshot.data = data
-    snapshot.computed_at = utcnow()
-    return snapshot
+
+
+@dataclass(frozen=True)
+class RescoreCounts:
+    """What `rescore_all` rescored."""
+
+    gatherings: int
+    groups: int
+
+
+def rescore_all(
+    session: Session, organizer_id: int | None = None, now: datetime | None = None
+) -> RescoreCounts:
+    """Rescore every gathering, then every group (of one organizer, when given), in the
+    caller's transaction: after a model change, a settings change or a restore.
+
+    `rescore_gathering` asks the database five questions per gathering, two of them about the
+    group's whole history, which suits the one gathering a check-in touched but makes a full
+    rescore read each group's history once per gathering. This path reads each group's
+    attendance and connections once, in a few set-based queries (`_group_rows`), then scores
+    and stores every gathering with the same code as the per-gathering path, and the group with
+    `rescore_group` itself. Each group is flushed before the next is read, so memory is bounded
+    by the largest group, not by the organizer.
+    """
+    now = now or utcnow()
+    query = select(Group.id).order_by(Group.id)
+    if organizer_id is not None:
+        query = query.where(Group.organizer_id == organizer_id)
+    gatherings = groups = 0
+    for group_id in [*session.scalars(query), None]:
+        for gathering, rows, snapshot in _group_rows(session, group_id, organizer_id):
+            _store_gathering_score(session, gathering, rows, snapshot)
+            gatherings += 1
+        session.flush()
+        if group_id is not None:
+            rescore_group(session, group_id, now)
+            session.flush()
+            groups += 1
+    return RescoreCounts(gatherings, groups)
 
 
 def rescore_group(session: Session, group_id: int, now: datetime | None = None) -> None:
@@ -236,6 +231,212 @@ def live_view(session: Session, gathering: Gathering) -> dict[str, Any]:
         "acoustic_capacity": n_ac,
         "alerts": [plain(alert) for alert in live_alerts(len(visits), peak, band, n_ac)],
     }
+
+
+@dataclass(frozen=True)
+class GatheringRows:
+    """What a gathering's score reads from the database, however it was read.
+
+    `rescore_gathering` reads one gathering's rows (`_gathering_rows`); `rescore_all` reads a
+    whole group's at once and splits them (`_group_rows`). Both hand them to
+    `_store_gathering_score`, so the two paths cannot score differently. `earlier_pairs` and
+    `returning` need only cover this gathering's own connections and attendees: they answer
+    "met before in this group?" and "been to this group before?" for them.
+    """
+
+    visits: tuple[Visit, ...]  # checked-in attendance, reverted check-ins excluded, by person
+    connections: tuple[tuple[int, int, bool], ...]  # (low, high, confirmed) logged here
+    earlier_pairs: frozenset[tuple[int, int]]  # confirmed at an earlier gathering of the group
+    returning: frozenset[int]  # attendees checked in at an earlier gathering of the group
+    registered: int  # attendance rows with a registration
+
+
+def _store_gathering_score(
+    session: Session,
+    gathering: Gathering,
+    rows: GatheringRows,
+    snapshot: GatheringScoreSnapshot | None,
+) -> GatheringScoreSnapshot:
+    """Score a gathering from its rows and write its snapshot (`snapshot`, the existing one, or
+    a new one): the one place both paths share."""
+    settings = effective_settings(gathering.group, gathering)
+    visits = rows.visits
+    head_count = len(visits)
+    hours = open_hours(gathering, settings)
+    peak = min(peak_concurrency(visits), head_count) or head_count
+    size = size_score(head_count, settings, n_peak=peak, hours=hours)
+    band = recommended_band(settings, hours, head_count=head_count)
+    met, new = _connection_counts(rows)
+    logged = met is not None
+    attendees = {
+        visit.person_id: attendee_score(
+            head_count,
+            settings,
+            hours=hours,
+            dwell_hours=_dwell(visit),
+            connections=(met or {}).get(visit.person_id, 0) if logged else None,
+            new_connections=(new or {}).get(visit.person_id, 0) if logged else None,
+        )
+        for visit in visits
+        if head_count >= 1
+    }
+    first_timers = [visit.person_id for visit in visits if visit.person_id not in rows.returning]
+    facts = GatheringFacts(
+        head_count=head_count,
+        hours=hours,
+        peak=peak,
+        attendees=tuple(attendees.values()),
+        first_timers=tuple(attendees[p] for p in first_timers if p in attendees),
+        show_up_rate=min(1.0, head_count / rows.registered) if rows.registered else None,
+    )
+    actions = organizer_actions(facts, settings) if head_count >= 2 else []
+    data = {
+        "sentence": size.sentence,
+        "head_count": head_count,
+        "peak": peak,
+        "hours": round(hours, 3),
+        "factors": [plain(factor) for factor in size.factors],
+        "band": plain(band),
+        "acoustic_capacity": acoustic_capacity(settings),
+        "actions": [plain(action) for action in actions],
+        "connections_logged": logged,
+        "first_timers": sorted(first_timers),
+        "attendees": {str(person): _attendee_json(score) for person, score in attendees.items()},
+    }
+    if snapshot is None:
+        snapshot = GatheringScoreSnapshot(gathering_id=gathering.id)
+        session.add(snapshot)
+    snapshot.model_version = MODEL_VERSION
+    snapshot.value = size.value
+    snapshot.data = data
+    snapshot.computed_at = utcnow()
+    return snapshot
+
+
+def _gathering_rows(session: Session, gathering: Gathering) -> GatheringRows:
+    """One gathering's rows, each question asked of the database for this gathering alone."""
+    visits = _visits(session, gathering.id)
+    connections = tuple(
+        session.execute(
+            select(Connection.person_low_id, Connection.person_high_id, Connection.confirmed)
+            .where(Connection.gathering_id == gathering.id)
+            .order_by(Connection.person_low_id, Connection.person_high_id)
+        ).tuples()
+    )
+    present = {visit.person_id for visit in visits}
+    counted = {
+        person
+        for low, high, confirmed in connections
+        if confirmed and low in present and high in present
+        for person in (low, high)
+    }
+    registered = session.scalar(
+        select(func.count()).where(
+            Attendance.gathering_id == gathering.id, Attendance.registered_at.is_not(None)
+        )
+    )
+    return GatheringRows(
+        visits=tuple(visits),
+        connections=connections,
+        earlier_pairs=frozenset(_earlier_pairs(session, gathering, counted)),
+        returning=frozenset(_returning(session, gathering, present)),
+        registered=registered or 0,
+    )
+
+
+def _group_rows(
+    session: Session, group_id: int | None, organizer_id: int | None
+) -> Iterator[tuple[Gathering, GatheringRows, GatheringScoreSnapshot | None]]:
+    """Every gathering of a group with its rows and existing snapshot, from four queries for
+    the whole group (`group_id` None: the gatherings in no group, each on its own).
+
+    Gatherings are walked in start order, carrying who has been and which pairs have met so
+    far; gatherings starting at the same moment see only what came strictly before them, and
+    one without a start time sees nothing, exactly as `_gathering_rows`' queries do.
+    """
+    in_group = (
+        Gathering.group_id == group_id if group_id is not None else Gathering.group_id.is_(None)
+    )
+    if organizer_id is not None:
+        in_group = and_(in_group, Gathering.organizer_id == organizer_id)
+    gatherings = session.scalars(
+        select(Gathering)
+        .where(in_group)
+        .order_by(Gathering.starts_at.asc().nulls_first(), Gathering.id)
+    ).all()
+    # Existing snapshots by key only: they are overwritten, so the data they hold is not read.
+    snapshots = {
+        snapshot.gathering_id: snapshot
+        for snapshot in session.scalars(
+            select(GatheringScoreSnapshot)
+            .join(Gathering, Gathering.id == GatheringScoreSnapshot.gathering_id)
+            .where(in_group)
+            .options(load_only(GatheringScoreSnapshot.gathering_id))
+        )
+    }
+    visits: dict[int, list[Visit]] = defaultdict(list)
+    registered: Counter[int] = Counter()
+    for gathering_id, person_id, checked_in, checked_out, has_registered in session.execute(
+        select(
+            Attendance.gathering_id,
+            Attendance.person_id,
+            Attendance.checked_in_at,
+            Attendance.checked_out_at,
+            Attendance.registered_at.is_not(None),
+        )
+        .join(Gathering, Gathering.id == Attendance.gathering_id)
+        .where(in_group)
+        .order_by(Attendance.gathering_id, Attendance.person_id)
+    ):
+        registered[gathering_id] += bool(has_registered)
+        if checked_in is not None:
+            visits[gathering_id].append(Visit(person_id, checked_in, checked_out))
+    connections: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
+    for gathering_id, low, high, confirmed in session.execute(
+        select(
+            Connection.gathering_id,
+            Connection.person_low_id,
+            Connection.person_high_id,
+            Connection.confirmed,
+        )
+        .join(Gathering, Gathering.id == Connection.gathering_id)
+        .where(in_group)
+        .order_by(Connection.gathering_id, Connection.person_low_id, Connection.person_high_id)
+    ):
+        connections[gathering_id].append((low, high, confirmed))
+
+    seen_people: set[int] = set()
+    seen_pairs: set[tuple[int, int]] = set()
+    for starts_at, same_start in groupby(gatherings, key=lambda gathering: gathering.starts_at):
+        batch = list(same_start)
+        for gathering in batch:
+            here = connections.get(gathering.id, [])
+            yield (
+                gathering,
+                GatheringRows(
+                    visits=tuple(visits.get(gathering.id, ())),
+                    connections=tuple(here),
+                    earlier_pairs=frozenset(
+                        (low, high) for low, high, _ in here if (low, high) in seen_pairs
+                    ),
+                    returning=frozenset(
+                        visit.person_id
+                        for visit in visits.get(gathering.id, ())
+                        if visit.person_id in seen_people
+                    ),
+                    registered=registered[gathering.id],
+                ),
+                snapshots.get(gathering.id),
+            )
+        if group_id is None or starts_at is None:
+            continue
+        for gathering in batch:
+            seen_people.update(visit.person_id for visit in visits.pop(gathering.id, ()))
+            seen_pairs.update(
+                (low, high)
+                for low, high, confirmed in connections.pop(gathering.id, ())
+                if confirmed
+            )
 
 
 @dataclass(frozen=True)
@@ -334,16 +535,22 @@ def _rescore_members(
     logged_any = any(item.connections for item in history)
     past_ramp = [m for m in members if attended[m] > settings.ramp_gatherings]
     exposure = sum(attended[m] for m in past_ramp)
+    typical_head_count = round(statistics.median(item.head_count for item in history))
+    if not business and typical_head_count < 2:
+        return  # a social group of one has nobody to meet again: no standing to give
     record = GroupRecord(
         outcomes_reported=sum(outcomes.values()),
         outcome_rate=(sum(outcomes[m] for m in past_ramp) / exposure) if exposure else None,
-        head_count=round(statistics.median(item.head_count for item in history)),
+        head_count=typical_head_count,
         others_attendance=statistics.median(rates.values()),
     )
+    # Only the standing is read (to tell whether it changed); the rest is overwritten.
     existing = {
         row.person_id: row
         for row in session.scalars(
-            select(MemberStandingSnapshot).where(MemberStandingSnapshot.group_id == group.id)
+            select(MemberStandingSnapshot)
+            .where(MemberStandingSnapshot.group_id == group.id)
+            .options(load_only(MemberStandingSnapshot.standing))
         )
     }
     for member in members:
@@ -352,25 +559,32 @@ def _rescore_members(
             item.record.utilization[member] for item in history if member in item.record.utilization
         ]
         re_met = sum(item.re_meetings.get(member, 0) for item in history)
+        mean_connections = statistics.mean(met) if met and logged_any else None
         standing = member_standing(
             Member(
                 attended=attended[member],
                 attendance_rate=rates[member],
                 outcomes=outcomes[member] if business else re_met,
                 utilization=statistics.mean(utilizations) if utilizations else None,
-                mean_connections=statistics.mean(met) if met and logged_any else None,
-                familiar_faces=familiar_faces(member, attendance, settings.co_presence_gatherings),
+                mean_connections=mean_connections,
+                # Co-presence stands in only for a social member without logged connections
+                # (`Member`); counting it walks every gathering the member attended.
+                familiar_faces=familiar_faces(member, attendance, settings.co_presence_gatherings)
+                if not business and mean_connections is None
+                else None,
             ),
             record,
             settings,
         )
         person_id = int(member)
         row = existing.get(person_id)
+        changed_from = None
         if row is None:
             row = MemberStandingSnapshot(group_id=group.id, person_id=person_id, changed_at=now)
             session.add(row)
         elif row.standing != standing.standing.value:
             row.changed_at = now
+            changed_from = row.standing
         row.model_version = MODEL_VERSION
         row.standing = standing.standing.value
         row.estimated = standing.estimated
@@ -383,6 +597,8 @@ def _rescore_members(
             "attendance_rate": round(rates[member], 3),
         }
         row.computed_at = now
+        if changed_from is not None:
+            outbound.emit_standing_changed(session, group, row, changed_from)
 
 
 def _attendance_rate(member: str, attendance: list[frozenset[str]]) -> float:
@@ -394,9 +610,9 @@ def _attendance_rate(member: str, attendance: list[frozenset[str]]) -> float:
 
 def _visits(session: Session, gathering_id: int) -> list[Visit]:
     rows = session.execute(
-        select(Attendance.person_id, Attendance.checked_in_at, Attendance.checked_out_at).where(
-            Attendance.gathering_id == gathering_id, Attendance.checked_in_at.is_not(None)
-        )
+        select(Attendance.person_id, Attendance.checked_in_at, Attendance.checked_out_at)
+        .where(Attendance.gathering_id == gathering_id, Attendance.checked_in_at.is_not(None))
+        .order_by(Attendance.person_id)
     ).all()
     return [Visit(person, checked_in, checked_out) for person, checked_in, checked_out in rows]
 
@@ -407,30 +623,20 @@ def _dwell(visit: Visit) -> float | None:
     return (visit.checked_out_at - visit.checked_in_at).total_seconds() / 3600
 
 
-def _connections(
-    session: Session, gathering: Gathering, present: set[int]
-) -> tuple[dict[int, int] | None, dict[int, int] | None]:
+def _connection_counts(rows: GatheringRows) -> tuple[dict[int, int] | None, dict[int, int] | None]:
     """Per person: confirmed connections here between people both checked in (M), and those with
     people not met before in the group (M_new). (None, None) when no connection is logged."""
-    rows = session.execute(
-        select(Connection.person_low_id, Connection.person_high_id, Connection.confirmed).where(
-            Connection.gathering_id == gathering.id
-        )
-    ).all()
-    if not rows:
+    if not rows.connections:
         return None, None
-    pairs = [
-        (low, high)
-        for low, high, confirmed in rows
-        if confirmed and low in present and high in present
-    ]
-    earlier = _earlier_pairs(session, gathering, {p for pair in pairs for p in pair})
+    present = {visit.person_id for visit in rows.visits}
     met: Counter[int] = Counter()
     new: Counter[int] = Counter()
-    for pair in pairs:
-        for person in pair:
+    for low, high, confirmed in rows.connections:
+        if not (confirmed and low in present and high in present):
+            continue
+        for person in (low, high):
             met[person] += 1
-            if pair not in earlier:
+            if (low, high) not in rows.earlier_pairs:
                 new[person] += 1
     return dict(met), dict(new)
 
@@ -454,11 +660,12 @@ def _earlier_pairs(
     return {(low, high) for low, high in rows}
 
 
-def _first_timers(session: Session, gathering: Gathering, people: list[int]) -> list[int]:
-    """The people for whom this is their first gathering of the group."""
+def _returning(session: Session, gathering: Gathering, people: set[int]) -> set[int]:
+    """Those of `people` checked in at an earlier gathering of the group (the rest are
+    first-timers; everyone is at a gathering with no group or no start time)."""
     if gathering.group_id is None or gathering.starts_at is None or not people:
-        return list(people)
-    returning = set(
+        return set()
+    return set(
         session.scalars(
             select(Attendance.person_id)
             .join(Gathering, Gathering.id == Attendance.gathering_id)
@@ -470,19 +677,6 @@ def _first_timers(session: Session, gathering: Gathering, people: list[int]) -> 
             )
         )
     )
-    return [person for person in people if person not in returning]
-
-
-def _show_up_rate(session: Session, gathering_id: int, head_count: int) -> float | None:
-    """Checked in ÷ registered, when registrations are known."""
-    registered = len(
-        session.scalars(
-            select(Attendance.id).where(
-                Attendance.gathering_id == gathering_id, Attendance.registered_at.is_not(None)
-            )
-        ).all()
-    )
-    return min(1.0, head_count / registered) if registered else None
 
 
 def _follow_ups(session: Session, gathering_ids: list[int]) -> dict[int, list[bool]]:

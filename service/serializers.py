@@ -18,6 +18,9 @@ from service.models import (
     GroupHealthSnapshot,
     Integration,
     MemberStandingSnapshot,
+    OutboundAttempt,
+    OutboundEndpoint,
+    OutboundMessage,
     Outcome,
     Person,
 )
@@ -204,3 +207,44 @@ def standing(row: MemberStandingSnapshot) -> dict[str, Any]:
 
 def member(person_row: Person, row: MemberStandingSnapshot) -> dict[str, Any]:
     return {"person": person(person_row), **standing(row)}
+
+
+def endpoint(row: OutboundEndpoint) -> dict[str, Any]:
+    """An outbound webhook endpoint; its secret is shown once, when it is created."""
+    return {
+        "id": row.id,
+        "url": row.url,
+        "events": row.events,
+        "enabled": row.enabled,
+        "disabled_reason": row.disabled_reason,
+        "created_at": iso(row.created_at),
+    }
+
+
+def outbound_message(row: OutboundMessage, attempts: list[OutboundAttempt]) -> dict[str, Any]:
+    """A message sent (or to be sent) to an endpoint, with every attempt, oldest first."""
+    return {
+        "id": row.id,
+        "endpoint_id": row.endpoint_id,
+        "event_type": row.event_type,
+        "event_key": row.event_key,
+        "webhook_id": row.webhook_id,
+        "payload": row.payload,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": iso(row.next_attempt_at),
+        "last_status_code": row.last_status_code,
+        "last_error": row.last_error,
+        "created_at": iso(row.created_at),
+        "delivered_at": iso(row.delivered_at),
+        "history": [outbound_attempt(attempt) for attempt in attempts],
+    }
+
+
+def outbound_attempt(row: OutboundAttempt) -> dict[str, Any]:
+    return {
+        "attempted_at": iso(row.attempted_at),
+        "status_code": row.status_code,
+        "error": row.error,
+        "duration_ms": row.duration_ms,
+    }

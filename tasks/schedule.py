@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.queue import RESCORE_DUE, SWEEP_DELIVERIES
+from service.queue import DELIVER_DUE_WEBHOOKS, RESCORE_DUE, SWEEP_DELIVERIES
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Every minute: re-enqueue deliveries that were stored but never picked up, e.g. because
@@ -19,4 +19,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # second for others to join it, so a burst of check-ins costs one rescore, not hundreds),
     # then their groups' health and member standings. Due times are rows, not countdowns.
     "rescore-due-gatherings": {"task": RESCORE_DUE, "schedule": 1.0},
+    # Every two seconds: send the outbound webhooks that are due, new ones and retries alike.
+    # A retry waits as a due time on its row (seconds to hours); several runs at once never
+    # send the same message, because each claims its messages with SKIP LOCKED.
+    "deliver-due-webhooks": {"task": DELIVER_DUE_WEBHOOKS, "schedule": 2.0},
 }
