@@ -1,0 +1,1 @@
+"""Benchmarks: load tests that measure the service on a real stack (not part of the test suite)."""
