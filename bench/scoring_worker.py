@@ -1,0 +1,55 @@
+"""The Celery worker `bench.scoring` times a full rescore in.
+
+It is the service's own worker app (`tasks.worker`, the same settings and task classes) with one
+task more, `bench.full_rescore`, which runs `service.rescoring.rescore_all` in one transaction
+and reports how long the rescore and its commit took. The task exists only here: the service has
+no endpoint that rescores everything, and the benchmark must not add one. Results go to the
+broker's Redis database, so the benchmark can wait for this one answer.
+
+    celery -A bench.scoring_worker worker --pool=solo
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import time
+from typing import Any
+
+from bench.scoring import FULL_RESCORE
+from service import rescoring
+from service.db import session_scope
+from tasks.worker import celery
+
+PROFILE_LINES = 30
+
+celery.conf.result_backend = celery.conf.broker_url
+
+
+@celery.task(name=FULL_RESCORE, ignore_result=False)
+def full_rescore(profile: bool = False) -> dict[str, Any]:
+    """Rescore every gathering and group; with `profile`, under cProfile (slower: the timings
+    then only show where the time goes)."""
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    with session_scope() as session:
+        if profiler is not None:
+            profiler.enable()
+        counts = rescoring.rescore_all(session)
+        if profiler is not None:
+            profiler.disable()
+        scored = time.perf_counter()
+    committed = time.perf_counter()
+    result: dict[str, Any] = {
+        "gatherings": counts.gatherings,
+        "groups": counts.groups,
+        "rescore_s": round(scored - started, 2),
+        "commit_s": round(committed - scored, 2),
+        "total_s": round(committed - started, 2),
+    }
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(PROFILE_LINES)
+        result["profile"] = out.getvalue()
+    return result
