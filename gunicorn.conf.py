@@ -7,8 +7,9 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# Webhook ingest is short and I/O-bound (one INSERT, one commit, one broker push): a few
-# processes per core, each with a few threads, keeps the database busy without oversubscribing.
+# Webhook ingest is short: verify, one INSERT and commit, one broker push. On 2 cores with a
+# local database it is CPU-bound in these processes, and 2-5 workers of 2-4 threads ingest
+# alike (BENCHMARKS.md); the threads are for database and broker waits on a network.
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"

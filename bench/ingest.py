@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import runpy
 import shutil
@@ -87,6 +88,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Programs the benchmark runs or talks to; CPU used by anything else disturbs the figures.
 STACK_PROGRAMS = frozenset({"gunicorn", "postgres", "redis-server", "wrk", "bench"})
 FOREIGN_LOAD_WARNING = 0.05
+# The process title of a PostgreSQL backend or autovacuum worker names its database.
+POSTGRES_BACKEND_TITLE = re.compile(
+    r"postgres: [^:]+: (?:autovacuum worker (?P<av_database>\S+)"
+    r"|\S+ (?P<database>\S+) (?:\S+\(\d+\)|\[local\]))"
+)
 
 
 class BenchmarkError(Exception):
@@ -435,6 +441,17 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], log_path: Path) ->
     raise BenchmarkError(f"gunicorn did not become healthy on port {port}:\n{tail}")
 
 
+def serves_bench_database(proc_dir: str) -> bool:
+    """Whether a PostgreSQL process works for the benchmark: a backend connected to its
+    database, or a server-wide process (WAL writer, checkpointer) that every database shares."""
+    try:
+        title = Path(proc_dir, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return True
+    match = POSTGRES_BACKEND_TITLE.match(title)
+    return match is None or BENCH_DATABASE in (match["database"], match["av_database"])
+
+
 def cpu_snapshot() -> CpuSnapshot:
     processes: dict[int, tuple[str, int, int]] = {}
     for entry in os.scandir("/proc"):
@@ -445,6 +462,8 @@ def cpu_snapshot() -> CpuSnapshot:
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if name == "postgres" and not serves_bench_database(entry.path):
+            name = "postgres (other databases)"
         fields = stat[stat.rindex(")") + 2 :].split()
         processes[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
     machine = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
@@ -690,9 +709,9 @@ def print_report(bare: Measurement, ingest: Measurement, drain: DrainCheck) -> N
         print(f"cores busy during {run.target}: {run.cpu_cores}")
     print(
         f"drain check: {drain.acknowledged_stored}/{drain.accepted} acknowledged deliveries "
-        f"stored; {drain.stored} stored ({drain.stored_unacknowledged} answered after wrk "
-        f"stopped, {drain.in_flight_at_stop} in flight); {drain.queued} queued: "
-        + ("ok" if drain.ok else "FAILED")
+        f"stored; {drain.stored} stored in all, {drain.stored_unacknowledged} of them answered "
+        f"after wrk stopped reading ({drain.in_flight_at_stop} requests were unanswered then); "
+        f"{drain.queued} queued: " + ("ok" if drain.ok else "FAILED")
     )
     for run in (bare, ingest):
         if run.foreign_cores >= FOREIGN_LOAD_WARNING:
@@ -716,7 +735,7 @@ def write_result(
     result = {
         "benchmark": "webhook ingest",
         "started_at": started.isoformat(),
-        "command": "python -m bench.ingest " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python -m bench.ingest", *sys.argv[1:]]),
         "revision": revision(),
         "machine": machine_description(),
         "gunicorn": gunicorn_settings(env),

@@ -7,9 +7,11 @@
 -- threads send the same delivery. Every RECONNECT-th request (0: none) asks the server to
 -- close the connection and wrk opens a new one, as senders' connection pools do; otherwise
 -- each connection stays with the gunicorn worker that happened to accept it at the start,
--- and how unevenly the connections landed would decide the result. In "once" mode every request must be new: a thread that
--- runs out records it and starts over (the repeats are answered as duplicates, so the run is
--- invalid); in "cycle" mode repeating is expected.
+-- and how unevenly the connections landed would decide the result.
+--
+-- In "once" mode every request must be new: a thread that runs out records it and starts
+-- over (the repeats are answered as duplicates, so the run is invalid); in "cycle" mode
+-- repeating is expected.
 --
 -- Each thread counts what it sent, the 202s and every other status, and keeps the delivery id
 -- of each 202 answer so the caller can check that every acknowledged delivery was stored.
