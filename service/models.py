@@ -77,6 +77,8 @@ class Organizer(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Who gets summaries and digests and when; validated by `service.mail.preferences`.
+    mail_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -151,6 +153,8 @@ class Group(Base):
     format: Mapped[str] = mapped_column(String(20), default="social")
     structure: Mapped[str] = mapped_column(String(30), default="open")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The organizer's switch for the recap every attendee gets after each gathering.
+    attendee_recaps: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -176,6 +180,8 @@ class Gathering(Base):
     ends_at: Mapped[datetime | None]
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once its summary, recaps and `gathering.summary` webhook have been queued.
+    summarized_at: Mapped[datetime | None]
 
     group: Mapped[Group | None] = relationship(lazy="joined")
 
@@ -192,6 +198,8 @@ class Person(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(300), default="")
     company: Mapped[str] = mapped_column(String(300), default="")
+    # Agreed (on their recap page) that fellow attendees may pick their name in "I talked with".
+    listed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -507,3 +515,81 @@ class OutboundAttempt(Base):
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int]
+
+
+class MailKind(StrEnum):
+    GATHERING_SUMMARY = "gathering_summary"
+    WEEKLY_DIGEST = "weekly_digest"
+    ATTENDEE_RECAP = "attendee_recap"
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"  # waiting for its due time (new, or a 4xx retry)
+    SENDING = "sending"  # claimed by a worker; `claim` says which batch
+    SENT = "sent"
+    SUPPRESSED = "suppressed"  # the server refused the address for good (5xx)
+    SKIPPED = "skipped"  # nothing to send any more: opted out, switched off, subject gone
+    FAILED = "failed"  # temporary refusals until the retries ran out
+    UNCERTAIN = "uncertain"  # its worker died mid-send; never sent again, so never twice
+
+
+class MailMessage(Base):
+    """The mail ledger: one row per kind × recipient × subject, claimed before sending.
+
+    The unique constraint is what makes every email go out once: planning the same summary
+    twice, from a retried task or two overlapping beats, inserts nothing the second time.
+    `subject_key` names what the message is about (`gathering:<id>` or `week:<date>`);
+    `context` holds the ids its composer needs. `message_id` is fixed at creation, so a retry
+    after a temporary refusal carries the same `Message-ID` header.
+    """
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "kind", "recipient", "subject_key"),
+        Index("ix_mail_message_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject_key: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=MailStatus.PENDING)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim: Mapped[str | None] = mapped_column(String(40), index=True)
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Suppression(Base):
+    """An address an organizer's mail no longer goes to: it unsubscribed or bounced for good."""
+
+    __tablename__ = "mail_suppression"
+
+    organizer_id: Mapped[int] = mapped_column(
+        ForeignKey("organizer.id", ondelete="CASCADE"), primary_key=True
+    )
+    email_normalized: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupLeave(Base):
+    """A member said "this group is not for me": no recaps from it any more; organizers see it."""
+
+    __tablename__ = "group_leave"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    left_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,7 +5,7 @@ Standard Webhooks code that verifies inbound requests). `emit` queues an event a
 `OutboundMessage` per subscribed endpoint, idempotently on the event's key. Beat's
 `deliver_due_webhooks` calls `deliver_due`, which claims due messages one at a time, POSTs each
 (`attempt`) and records the answer (`record`): 2xx delivered; 410 disables the endpoint; anything
-else, 3xx and timeouts included, is retried on `RETRY_DELAYS` (about 18 hours in all) or after
+else, 3xx and timeouts included, is retried on `RETRIES` (about 18 hours in all) or after
 the receiver's `Retry-After`, then given up as failed. Spec and delivery advice:
 https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
 
@@ -20,7 +20,6 @@ so a name that changes between that check and the connection cannot slip through
 from __future__ import annotations
 
 import json
-import random
 import socket
 import time
 import uuid
@@ -41,6 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from integrations.http import retry_after_seconds
 from integrations.signatures import generate_secret, signed_headers
+from service.backoff import RetrySchedule
 from service.crypto import SecretBox
 from service.models import (
     Group,
@@ -58,17 +58,19 @@ from service.upsert import insert_ignoring_conflict
 # Seconds to connect, and again to wait for the answer, before an attempt counts as failed.
 TIMEOUT = 15.0
 # The wait after the 1st, 2nd, … failed attempt; after the last one the message is failed.
-# Svix's schedule, which Standard Webhooks points to: https://docs.svix.com/retries
-RETRY_DELAYS = (
-    timedelta(seconds=5),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=5),
-    timedelta(hours=10),
+# Svix's schedule, which Standard Webhooks points to: https://docs.svix.com/retries. Each delay
+# is spread by ± a fifth, so endpoints that failed together do not retry together.
+RETRIES = RetrySchedule(
+    delays=(
+        timedelta(seconds=5),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        timedelta(hours=10),
+    ),
+    jitter=0.2,
 )
-# Each delay is spread by ± this fraction, so endpoints that failed together do not retry together.
-JITTER = 0.2
 # A receiver's Retry-After (on 429 or 503) is honoured up to the longest scheduled delay.
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 # How long a claimed message is hidden from other workers while one sends it: longer than the
@@ -472,20 +474,12 @@ def record(session: Session, message: OutboundMessage, result: AttemptResult, no
     elif result.status_code == 410:
         # Also marks this message disabled (the bulk update synchronizes the session).
         disable(session, message.endpoint, f"the endpoint answered 410 Gone at {now.isoformat()}")
-    elif message.attempts > len(RETRY_DELAYS):
+    elif RETRIES.exhausted(message.attempts):
         message.status = OutboundStatus.FAILED
         message.next_attempt_at = None
     else:
-        message.next_attempt_at = now + retry_delay(message.attempts, result.retry_after)
+        message.next_attempt_at = now + RETRIES.delay_after(message.attempts, result.retry_after)
     return message.status
-
-
-def retry_delay(failed_attempts: int, retry_after: float | None = None) -> timedelta:
-    """How long to wait after the `failed_attempts`-th failure: the receiver's word when it gave
-    one (bounded by the longest delay), else the schedule with jitter."""
-    if retry_after is not None:
-        return min(timedelta(seconds=max(retry_after, 1.0)), RETRY_DELAYS[-1])
-    return RETRY_DELAYS[failed_attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
 
 
 def deliver_due(

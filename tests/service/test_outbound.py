@@ -173,17 +173,18 @@ def test_every_failure_follows_the_schedule_then_the_message_fails(
     endpoint_id, _ = register(tenant, httpserver.url_for("/hook"))
     emit(app, tenant)
     at = datetime.now(UTC)
-    for delay in outbound.RETRY_DELAYS:
+    jitter = outbound.RETRIES.jitter
+    for delay in outbound.RETRIES.delays:
         send(app, at)
         [message] = messages(app, endpoint_id)
         assert message.status == "pending"
         assert message.next_attempt_at is not None
         waited = message.next_attempt_at - at
-        assert delay * (1 - outbound.JITTER) <= waited <= delay * (1 + outbound.JITTER)
+        assert delay * (1 - jitter) <= waited <= delay * (1 + jitter)
         at = message.next_attempt_at
     send(app, at)
     [message] = messages(app, endpoint_id)
-    assert (message.status, message.attempts) == ("failed", len(outbound.RETRY_DELAYS) + 1)
+    assert (message.status, message.attempts) == ("failed", len(outbound.RETRIES.delays) + 1)
     assert message.next_attempt_at is None
 
 

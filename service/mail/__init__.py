@@ -1,0 +1,1 @@
+"""Email: the ledger that sends each message once, its composition, rendering and transport."""
