@@ -43,6 +43,7 @@ class Settings:
     sweep_after_seconds: int
     log_level: str
     outbound_allow_private: bool
+    mail_lease_seconds: int
 
     @property
     def outbox_dir(self) -> Path:
@@ -88,6 +89,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         sweep_after_seconds=_int(env, "SWEEP_AFTER_SECONDS", 60, problems),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         outbound_allow_private=_bool(env, "OUTBOUND_ALLOW_PRIVATE", False, problems),
+        mail_lease_seconds=_int(env, "MAIL_LEASE_SECONDS", 900, problems),
     )
     settings = replace(settings, **overrides)
     if not settings.secret_key and settings.environment == "development":
@@ -128,6 +130,8 @@ def validate(settings: Settings) -> list[str]:
         problems.append("WEBHOOK_TOLERANCE_SECONDS must be between 30 and 3600")
     if settings.sweep_after_seconds < 1:
         problems.append("SWEEP_AFTER_SECONDS must be at least 1")
+    if not 10 <= settings.mail_lease_seconds <= 86400:
+        problems.append("MAIL_LEASE_SECONDS must be between 10 and 86400")
     if settings.log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     return problems

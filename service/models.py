@@ -525,7 +525,8 @@ class MailKind(StrEnum):
 
 class MailStatus(StrEnum):
     PENDING = "pending"  # waiting for its due time (new, or a 4xx retry)
-    SENDING = "sending"  # claimed by a worker; `claim` says which batch
+    CLAIMED = "claimed"  # taken by a worker's batch (`claim`), not yet at the server
+    SENDING = "sending"  # the one message of its batch that is at the server right now
     SENT = "sent"
     SUPPRESSED = "suppressed"  # the server refused the address for good (5xx)
     SKIPPED = "skipped"  # nothing to send any more: opted out, switched off, subject gone

@@ -9,7 +9,7 @@ planned.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -104,7 +104,7 @@ def _recipients(value: Any) -> list[str]:
         raise PreferenceError(
             "summary_recipients", f"must be a list of 1 to {MAX_RECIPIENTS} email addresses"
         )
-    cleaned = []
+    cleaned: list[str] = []
     for address in value:
         if not isinstance(address, str) or len(address) > 320 or not _EMAIL.match(address):
             raise PreferenceError("summary_recipients", f"{address!r} is not an email address")
@@ -192,21 +192,51 @@ def is_suppressed(session: Session, organizer_id: int, email: str) -> bool:
     return session.get(Suppression, (organizer_id, mailbox(email))) is not None
 
 
-def reason_not_to_send(session: Session, row: MailMessage) -> str | None:
-    """Why a planned message must not go out any more, read at send time; None to send it."""
-    if is_suppressed(session, row.organizer_id, row.recipient):
-        return "recipient suppressed"
-    if row.kind != MailKind.ATTENDEE_RECAP:
-        return None
-    gathering = session.get(Gathering, row.context.get("gathering_id"))
-    if gathering is None or gathering.group_id is None or row.person_id is None:
-        return None
-    group = session.get(Group, gathering.group_id)
-    if group is not None and not group.attendee_recaps:
-        return "attendee recaps switched off for the group"
-    if session.get(GroupLeave, (gathering.group_id, row.person_id)) is not None:
-        return "the attendee left the group"
-    return None
+def reasons_not_to_send(session: Session, rows: Sequence[MailMessage]) -> dict[int, str]:
+    """Why planned messages must not go out any more, read just before sending; by row id.
+
+    One query per kind of opt-out for the whole batch: suppressed addresses, groups whose
+    recaps are switched off, and members who left a group.
+    """
+    reasons: dict[int, str] = {}
+    by_organizer: dict[int, list[MailMessage]] = {}
+    for row in rows:
+        by_organizer.setdefault(row.organizer_id, []).append(row)
+    for organizer_id, organizer_rows in by_organizer.items():
+        suppressed = suppressed_among(
+            session, organizer_id, [row.recipient for row in organizer_rows]
+        )
+        for row in organizer_rows:
+            if mailbox(row.recipient) in suppressed:
+                reasons[row.id] = "the recipient unsubscribed or bounced"
+    recaps = [row for row in rows if row.kind == MailKind.ATTENDEE_RECAP and row.id not in reasons]
+    gathering_ids = {row.context.get("gathering_id") for row in recaps}
+    group_of = dict(
+        session.execute(
+            select(Gathering.id, Gathering.group_id).where(Gathering.id.in_(gathering_ids))
+        ).tuples()
+    )
+    group_ids = {group_id for group_id in group_of.values() if group_id is not None}
+    switched_off = set(
+        session.scalars(
+            select(Group.id).where(Group.id.in_(group_ids), Group.attendee_recaps.is_(False))
+        )
+    )
+    left = set(
+        session.execute(
+            select(GroupLeave.group_id, GroupLeave.person_id).where(
+                GroupLeave.group_id.in_(group_ids),
+                GroupLeave.person_id.in_({row.person_id for row in recaps}),
+            )
+        ).tuples()
+    )
+    for row in recaps:
+        group_id = group_of.get(int(row.context.get("gathering_id") or 0))
+        if group_id in switched_off:
+            reasons[row.id] = "attendee recaps are switched off for the group"
+        elif (group_id, row.person_id) in left:
+            reasons[row.id] = "the attendee left the group"
+    return reasons
 
 
 def suppressed_among(session: Session, organizer_id: int, emails: list[str]) -> set[str]:

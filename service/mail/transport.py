@@ -1,0 +1,195 @@
+"""Putting a message on the wire: SMTP over one reused connection, or `.eml` files in the outbox.
+
+Opening an SMTP connection (TCP, greeting, EHLO, maybe TLS and AUTH) costs more than sending a
+small message over it, so a batch shares one connection. What the server answered decides what
+happens next (`service.mail.sending`): a 5xx refusal of the recipient is for good, a 4xx or a
+dropped connection is worth retrying later. Without `SMTP_URL` mail goes to `var/outbox/` as
+files a newcomer can open.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import parseaddr
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from service.config import Settings
+
+# Seconds to wait for the server at each step before the attempt counts as a temporary failure.
+SMTP_TIMEOUT = 30.0
+
+
+class Verdict(StrEnum):
+    SENT = "sent"
+    REFUSED = "refused"  # 5xx for the recipient: the address does not take mail, suppress it
+    FAILED = "failed"  # 5xx for the message itself (sender or content): do not retry it
+    DEFERRED = "deferred"  # 4xx, timeout or dropped connection: try again later
+
+
+@dataclass(frozen=True)
+class SendResult:
+    verdict: Verdict
+    code: int | None = None
+    detail: str = ""
+
+
+class Transport(Protocol):
+    """Sends messages one after another, over whatever connection it keeps open."""
+
+    def send(self, message: EmailMessage, recipient: str) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None: ...
+
+
+class _Closing:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where `SMTP_URL` points: `smtp://[user:password@]host[:port][?starttls=true]` or `smtps://…`."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool
+    username: str
+    password: str
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        parts = urlsplit(url)
+        implicit_tls = parts.scheme == "smtps"
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or (465 if implicit_tls else 25),
+            implicit_tls=implicit_tls,
+            starttls=query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes"),
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+        )
+
+
+class SmtpTransport(_Closing):
+    """One SMTP connection, opened at the first message and reused for the rest of the batch.
+
+    A dropped connection fails only the message in flight (deferred); the next message opens a
+    new one.
+    """
+
+    def __init__(self, server: SmtpServer, envelope_from: str) -> None:
+        self._server = server
+        self._envelope_from = envelope_from
+        self._connection: smtplib.SMTP | None = None
+        self.connections_opened = 0
+
+    def send(self, message: EmailMessage, recipient: str) -> SendResult:
+        try:
+            connection = self._connect()
+            connection.send_message(message, self._envelope_from, [recipient])
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = error.recipients.get(recipient, (0, b""))
+            return _by_code(code, reply, refused=True)
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+            return _by_code(error.smtp_code, error.smtp_error, refused=False)
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            return SendResult(Verdict.DEFERRED, None, f"{type(error).__name__}: {error}")
+        return SendResult(Verdict.SENT, 250)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.quit()
+            except (smtplib.SMTPException, OSError):
+                self._connection.close()
+            self._connection = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is not None:
+            return self._connection
+        server = self._server
+        connection: smtplib.SMTP
+        if server.implicit_tls:
+            connection = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context()
+            )
+        else:
+            connection = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT)
+            if server.starttls:
+                connection.starttls(context=ssl.create_default_context())
+        if server.username:
+            connection.login(server.username, server.password)
+        self._connection = connection
+        self.connections_opened += 1
+        return connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _by_code(code: int, reply: bytes | str, *, refused: bool) -> SendResult:
+    detail = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    if 500 <= code < 600:
+        return SendResult(Verdict.REFUSED if refused else Verdict.FAILED, code, detail)
+    return SendResult(Verdict.DEFERRED, code or None, detail)
+
+
+class OutboxTransport(_Closing):
+    """Writes each message to `<outbox>/<ledger Message-ID>.eml`, whole or not at all."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def send(self, message: EmailMessage, recipient: str) -> SendResult:
+        self._directory.mkdir(parents=True, exist_ok=True)
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in message["Message-ID"])
+        path = self._directory / f"{name.strip('_')}.eml"
+        partial = path.with_suffix(".eml.partial")
+        partial.write_bytes(message.as_bytes())
+        os.replace(partial, path)
+        return SendResult(Verdict.SENT)
+
+
+def open_transport(settings: Settings) -> Transport:
+    """SMTP when `SMTP_URL` is set, else the file outbox under `var/`."""
+    if settings.smtp_url:
+        return SmtpTransport(SmtpServer.from_url(settings.smtp_url), envelope_address(settings))
+    return OutboxTransport(settings.outbox_dir)
+
+
+def envelope_address(settings: Settings) -> str:
+    """The bare address of `MAIL_FROM`, used as the SMTP envelope sender."""
+    return parseaddr(settings.mail_from)[1] or "roomwise@localhost"
