@@ -197,7 +197,7 @@ def _band_clause(peak: int, band: tuple[int, int] | None) -> str:
 def _bucket_for(span: timedelta, wanted: timedelta) -> timedelta:
     """`wanted`, or the first of _BUCKET_STEPS at least as wide that keeps to MAX_BARS bars."""
     for step in (wanted, *(step for step in _BUCKET_STEPS if step > wanted)):
-        if span / step < MAX_BARS:
+        if span / step <= MAX_BARS:
             return step
     return timedelta(days=span.days // MAX_BARS + 1)
 
