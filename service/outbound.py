@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import requests
@@ -126,32 +126,78 @@ class StandingChangedData(TypedDict):
 
 
 class GatheringSummaryData(TypedDict):
-    """`gathering.summary`, once after a gathering ends (event key `summary:<gathering id>`).
+    """`gathering.summary`, once after a gathering ends (event key `summary:<gathering id>`):
+    the organizer's summary email as data (`service.mail.build.summary_payload`).
 
     `gathering` and `score` are shaped as `GET /api/v1/gatherings/<id>` shows them, without
-    attendance; `standings` counts the group's members by standing after the gathering.
+    attendance; `standings` counts the group's members by standing after the gathering;
+    `standing_changes` are the members whose standing changed since the group's previous
+    gathering, and `left_group` how many said "this group is not for me" in that time.
     """
 
     gathering: dict[str, Any]
     group: GroupRef | None
     score: dict[str, Any] | None
     checked_in: int
+    registered: int
+    first_timers: int | None  # None until the gathering is scored
+    returning: int | None
     standings: dict[str, int]
+    standing_changes: list[StandingChange]
+    left_group: int
+
+
+class StandingChange(TypedDict):
+    person: PersonRef
+    standing: str
+    label: str
+    reasons: list[str]
+    changed_at: str
+
+
+class Retention(TypedDict):
+    """Of the people at the group's previous gathering, how many came to its latest."""
+
+    previous: str
+    latest: str
+    attended_previous: int
+    came_back: int
+    share: float
+
+
+class NextGathering(TypedDict):
+    id: int
+    name: str
+    starts_at: str | None
+    registered: int
+    expected: int  # registered × the measured show-up rate, else the recent median
+
+
+class DigestAction(TypedDict):
+    code: str
+    text: str
+    reason: str
 
 
 class GroupDigestData(TypedDict):
-    """`group.digest`, once per group and period (event key `digest:<group id>:<period start>`).
+    """`group.digest`, once per group and period (event key `digest:<group id>:<period start>`):
+    one group's part of the weekly digest email (`service.mail.build.digest_payloads`).
 
-    `health` is the API's group health object; `gatherings` are the period's gatherings with
-    their score values; `standing_changes` are the period's `member.standing_changed` data.
+    `health` is the API's group health object; `health_history` the health as of each recent
+    gathering, recomputed from today's records; `gatherings` are the period's gatherings with
+    their score values; `actions` the top three of the latest scored gathering.
     """
 
     group: GroupRef
     period_start: str
     period_end: str
     health: dict[str, Any] | None
+    health_history: list[dict[str, Any]]
     gatherings: list[dict[str, Any]]
-    standing_changes: NotRequired[list[StandingChangedData]]
+    retention: Retention | None
+    regulars_going_quiet: list[PersonRef]
+    next_gathering: NextGathering | None
+    actions: list[DigestAction]
 
 
 # --- endpoints ---------------------------------------------------------------------------------

@@ -215,6 +215,31 @@ def rescore_group(session: Session, group_id: int, now: datetime | None = None) 
     _rescore_members(session, group, settings, history, now)
 
 
+def health_history(
+    session: Session, group_id: int, until: datetime, last: int
+) -> list[tuple[datetime, float | None]]:
+    """The group's health as of each of its last `last` gatherings held before `until`, oldest
+    first: the §3 score over the window ending at that gathering, from today's records.
+
+    Only the latest health is stored (`GroupHealthSnapshot`), so a trend is recomputed: each
+    point is what the model says now about the gatherings up to that date, outcomes and
+    follow-ups reported since included, not the value an earlier digest showed.
+    """
+    group = session.get(Group, group_id)
+    if group is None:
+        return []
+    settings = effective_settings(group)
+    records = [item.record for item in _group_history(session, group)]
+    held = [record for record in records if record.starts_at < until]
+    return [
+        (
+            record.starts_at,
+            group_health(measure_health(held, settings, record.starts_at), settings).value,
+        )
+        for record in held[-last:]
+    ]
+
+
 def live_view(session: Session, gathering: Gathering) -> dict[str, Any]:
     """While a gathering runs: how many are inside now, the peak, the band, and alerts."""
     settings = effective_settings(gathering.group, gathering)
