@@ -12,7 +12,7 @@ reduced to a small palette, which keeps a PNG to a few kilobytes.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -140,8 +140,10 @@ def arrivals_chart(
         right = x_of(axis_start + (index + 1) * bucket)
         canvas.bar(plot, y_max, left, right, count)
     line = [(plot.left, plot.y(0, y_max))]
-    for moment, count in steps:
-        line += [(x_of(moment), line[-1][1]), (x_of(moment), plot.y(count, y_max))]
+    for x, levels in _by_column(steps, x_of).items():
+        # Rise or fall to the column's extremes and settle on its last count: at most four
+        # corners per image column, however many people came or left within it.
+        line += [(x, line[-1][1])] + [(x, plot.y(level, y_max)) for level in levels]
     line.append((plot.right, line[-1][1]))
     canvas.step_line(line, _LINE)
     canvas.x_axis(plot)
@@ -184,6 +186,17 @@ def _head_count_steps(stays: Sequence[Stay], until: datetime) -> list[tuple[date
         present += arrived - left
         steps.append((moment, present))
     return steps
+
+
+def _by_column(
+    steps: list[tuple[datetime, int]], x_of: Callable[[datetime], float]
+) -> dict[float, tuple[int, ...]]:
+    """Steps grouped by the image column they fall in (left to right): per column the highest,
+    lowest and last head count, so a big gathering draws as fast as a small one."""
+    columns: dict[float, list[int]] = {}
+    for moment, count in steps:
+        columns.setdefault(round(x_of(moment) * SCALE) / SCALE, []).append(count)
+    return {x: (max(counts), min(counts), counts[-1]) for x, counts in columns.items()}
 
 
 def _band_clause(peak: int, band: tuple[int, int] | None) -> str:
