@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -471,11 +471,7 @@ def weekly_digest(facts: DigestInput) -> WeeklyDigest:
     """The organizer's weekly digest: for each group, its health and trend, retention, regulars
     going quiet, the next gathering's expected turnout and the top three actions."""
     tz = ZoneInfo(facts.timezone)
-    period = (
-        f"{_day(facts.period_start, tz)} to {_day(facts.period_end - _SECOND, tz)}"
-        if facts.period_end > facts.period_start
-        else _day(facts.period_start, tz)
-    )
+    period = f"{_day(facts.period_start, tz)} to {_day(facts.period_end, tz)}"
     groups = tuple(
         group_week(group, facts.period_start, facts.period_end, tz) for group in facts.groups
     )
@@ -739,8 +735,6 @@ def _standing_sentence(standing: StandingInput | None, group: str | None) -> str
 
 
 # --- shared wording ----------------------------------------------------------------------------
-
-_SECOND = timedelta(seconds=1)
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:
