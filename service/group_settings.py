@@ -28,6 +28,8 @@ from service.scoring.settings import (
 GATHERING_FIELDS = frozenset({"open_minutes", "plenary_minutes", "venue"})
 # Settings kept in columns of their own, because they decide the other defaults.
 KIND_FIELDS = frozenset({"format", "structure", "recurring"})
+# Settings about mail, kept in columns of their own: changing them changes no score.
+MAIL_FIELDS = frozenset({"attendee_recaps"})
 
 # (minimum, maximum) for every numeric setting; probabilities and shares are in (0, 1].
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
@@ -108,7 +110,7 @@ def validate_changes(payload: Mapping[str, Any], allowed: frozenset[str]) -> dic
 
 def group_fields() -> frozenset[str]:
     """Every setting a group may change."""
-    return frozenset(field.name for field in fields(ScoringSettings))
+    return frozenset(field.name for field in fields(ScoringSettings)) | MAIL_FIELDS
 
 
 def apply_group_changes(group: Group, changes: Mapping[str, Any]) -> None:
@@ -117,9 +119,8 @@ def apply_group_changes(group: Group, changes: Mapping[str, Any]) -> None:
     Raises `SettingsError` when the result would be inconsistent (a novelty band whose low end
     is above its high end), before anything is changed.
     """
-    overrides = _merged(
-        group.settings, {k: v for k, v in changes.items() if k not in ("format", "structure")}
-    )
+    columns = {"format", "structure", *MAIL_FIELDS}
+    overrides = _merged(group.settings, {k: v for k, v in changes.items() if k not in columns})
     defaults = ScoringSettings()
     low = overrides.get("novelty_low", defaults.novelty_low)
     high = overrides.get("novelty_high", defaults.novelty_high)
@@ -129,6 +130,8 @@ def apply_group_changes(group: Group, changes: Mapping[str, Any]) -> None:
         group.format = changes["format"] or GroupFormat.SOCIAL.value
     if "structure" in changes:
         group.structure = changes["structure"] or Structure.OPEN.value
+    if "attendee_recaps" in changes:  # null switches them back on, the default
+        group.attendee_recaps = changes["attendee_recaps"] is not False
     group.settings = overrides
 
 
@@ -192,7 +195,7 @@ def _checked(name: str, value: Any) -> Any:
         return _choice(name, value, GroupFormat)
     if name == "structure":
         return _choice(name, value, Structure)
-    if name == "recurring":
+    if name in ("recurring", "attendee_recaps"):
         if not isinstance(value, bool):
             raise SettingsError(name, "must be true or false")
         return value

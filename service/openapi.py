@@ -473,6 +473,10 @@ GROUP = obj(
             "description": "Every scoring setting in force: SCORING.md's defaults for this kind "
             "of group, with the organizer's changes.",
         },
+        "attendee_recaps": {
+            "type": "boolean",
+            "description": "Whether every attendee gets a recap by email after each gathering.",
+        },
     }
 )
 
@@ -480,8 +484,9 @@ GROUP_UPDATE = {
     "type": "object",
     "description": "Any scoring setting of SCORING.md by name (format, structure, recurring, "
     "open_minutes, plenary_minutes, venue, pool_probability, target_rate, ramp_gatherings, …); "
+    "and `attendee_recaps` (true or false: the recap every attendee gets after each gathering); "
     "`null` resets one to its default. An unknown name or a value out of range answers 400 "
-    "naming the field.",
+    "naming the field. Changing only `attendee_recaps` rescores nothing.",
     "properties": {
         "format": {"type": ["string", "null"], "enum": ["business", "social", None]},
         "structure": {
@@ -492,6 +497,7 @@ GROUP_UPDATE = {
         "open_minutes": {"type": ["number", "null"], "minimum": 1, "maximum": 720},
         "plenary_minutes": {"type": ["number", "null"], "minimum": 10, "maximum": 600},
         "venue": {"oneOf": [ref("Venue"), {"type": "null"}]},
+        "attendee_recaps": {"type": ["boolean", "null"]},
     },
 }
 
@@ -1216,13 +1222,13 @@ PATHS: dict[str, Schema] = {
         ),
         "patch": operation(
             "update_group",
-            "Change a group's scoring settings",
+            "Change a group's scoring settings, or switch its attendee recaps",
             "groups",
             {
                 "200": json_response("The group as saved.", ref("Group")),
                 "400": error_response(
-                    "Not a JSON object, or a setting that is unknown or out of range (the "
-                    "detail names it).",
+                    "Not a JSON object, or a setting that is unknown or out of range (`field` "
+                    "names it).",
                     "malformed_json",
                     "invalid_parameter",
                 ),

@@ -152,6 +152,7 @@ def group(
         "gatherings": gatherings,
         "settings": row.settings,
         "effective_settings": settings_json(effective_settings(row)),
+        "attendee_recaps": row.attendee_recaps,
     }
 
 

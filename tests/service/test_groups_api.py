@@ -1,13 +1,19 @@
-"""Group and gathering scoring settings through the API: defaults, changes, validation."""
+"""Group and gathering scoring settings through the API: defaults, changes, validation; and
+each group's switch for attendee recaps."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete, select
 
 from service.context import secret_box
 from service.db import session_scope
 from service.inbox import process
+from service.models import Gathering, Group, RescoreJob
+from tests.service.test_api import documented
 from tests.support import signed_headers, standard_body
+
+GROUP = "/api/v1/groups/{group_id}"
 
 
 @pytest.fixture()
@@ -140,3 +146,73 @@ def test_every_numeric_scoring_setting_can_be_changed():
     assert numeric == set(NUMBER_RANGES)
     whole = {field.name for field in fields(ScoringSettings) if field.type == "int"}
     assert whole == WHOLE_NUMBERS
+
+
+# --- attendee recaps -----------------------------------------------------------------------------
+
+
+def patch_group(client, tenant, group_id, body):
+    response = client.patch(GROUP.format(group_id=group_id), json=body, headers=tenant.auth)
+    return documented(response, GROUP, "patch")
+
+
+def rescore_asked(app, group_id):
+    with app.app_context(), session_scope() as session:
+        gathering_ids = select(Gathering.id).where(Gathering.group_id == group_id)
+        job = session.scalar(select(RescoreJob).where(RescoreJob.gathering_id.in_(gathering_ids)))
+        return job is not None
+
+
+@pytest.fixture()
+def group_id(app, gathering):
+    """The gathering's group, with the rescore its check-in asked for already done."""
+    with app.app_context(), session_scope() as session:
+        session.execute(delete(RescoreJob).where(RescoreJob.gathering_id == gathering["id"]))
+    return gathering["group"]["id"]
+
+
+def test_attendee_recaps_are_on_until_switched_off(app, client, tenant, group_id):
+    [listed] = client.get("/api/v1/groups", headers=tenant.auth).json["groups"]
+    assert listed["attendee_recaps"] is True
+
+    off = patch_group(client, tenant, group_id, {"attendee_recaps": False})
+    assert off.status_code == 200, off.json
+    assert (off.json["attendee_recaps"], off.json["settings"]) == (False, {})
+    shown = client.get(GROUP.format(group_id=group_id), headers=tenant.auth)
+    assert documented(shown, GROUP, "get").json["attendee_recaps"] is False
+    with app.app_context(), session_scope() as session:
+        assert session.get_one(Group, group_id).attendee_recaps is False
+
+    reset = patch_group(client, tenant, group_id, {"attendee_recaps": None})
+    assert reset.json["attendee_recaps"] is True
+
+
+def test_switching_recaps_rescores_nothing_but_a_scoring_setting_does(
+    app, client, tenant, group_id
+):
+    patch_group(client, tenant, group_id, {"attendee_recaps": False})
+    assert not rescore_asked(app, group_id)
+
+    both = patch_group(client, tenant, group_id, {"attendee_recaps": True, "open_minutes": 90})
+    assert (both.json["attendee_recaps"], both.json["settings"]) == (True, {"open_minutes": 90.0})
+    assert rescore_asked(app, group_id)
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, [], {}])
+def test_a_recap_switch_that_is_not_a_boolean_is_400(client, tenant, group_id, value):
+    response = patch_group(client, tenant, group_id, {"attendee_recaps": value})
+    assert response.status_code == 400
+    assert (response.json["reason"], response.json["field"]) == (
+        "invalid_parameter",
+        "attendee_recaps",
+    )
+    assert response.json["detail"].startswith("attendee_recaps:")
+    shown = client.get(GROUP.format(group_id=group_id), headers=tenant.auth).json
+    assert shown["attendee_recaps"] is True
+
+
+def test_another_organizer_cannot_switch_a_groups_recaps(client, tenant, make_tenant, group_id):
+    response = patch_group(client, make_tenant(), group_id, {"attendee_recaps": False})
+    assert response.json["reason"] == "not_found"
+    shown = client.get(GROUP.format(group_id=group_id), headers=tenant.auth).json
+    assert shown["attendee_recaps"] is True

@@ -1,4 +1,5 @@
-"""Groups: their health, and their scoring settings (format, structure, venue, parameters)."""
+"""Groups: their health, their scoring settings (format, structure, venue, parameters) and
+whether their attendees get recaps by email."""
 
 from __future__ import annotations
 
@@ -55,10 +56,11 @@ def update_group(group_id: int) -> Response:
         changes = group_settings.validate_changes(json_object(), group_settings.group_fields())
         group_settings.apply_group_changes(group, changes)
     except group_settings.SettingsError as err:
-        raise ApiError("invalid_parameter", str(err)) from err
-    # New settings change every score of the group: rescore all of its gatherings.
-    rescoring.mark_stale(
-        session, session.scalars(select(Gathering.id).where(Gathering.group_id == group.id))
-    )
+        raise ApiError("invalid_parameter", str(err), {"field": err.field}) from err
+    if set(changes) - group_settings.MAIL_FIELDS:
+        # New scoring settings change every score of the group: rescore all of its gatherings.
+        rescoring.mark_stale(
+            session, session.scalars(select(Gathering.id).where(Gathering.group_id == group.id))
+        )
     session.commit()
     return show_group(group_id)
