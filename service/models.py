@@ -569,7 +569,8 @@ class MailMessage(Base):
 
 
 class Suppression(Base):
-    """An address an organizer's mail no longer goes to: it unsubscribed or bounced for good."""
+    """An address an organizer's mail no longer goes to: it unsubscribed, bounced for good, or
+    the organizer stopped it by hand."""
 
     __tablename__ = "mail_suppression"
 
@@ -577,7 +578,7 @@ class Suppression(Base):
         ForeignKey("organizer.id", ondelete="CASCADE"), primary_key=True
     )
     email_normalized: Mapped[str] = mapped_column(String(320), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced
+    reason: Mapped[str] = mapped_column(String(20))  # unsubscribed | bounced | manual
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

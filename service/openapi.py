@@ -19,7 +19,15 @@ from integrations.base import MAX_AMOUNT, ConnectionSource, OutcomeKind
 from integrations.fields import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from integrations.standard import KIND_BY_TYPE
 from service.connections import TRUSTED_SOURCES
-from service.models import DeliveryStatus, OutboundEventType, OutboundStatus, OutcomeSource
+from service.mail.preferences import MAX_RECIPIENTS, WEEKDAYS
+from service.models import (
+    DeliveryStatus,
+    MailKind,
+    MailStatus,
+    OutboundEventType,
+    OutboundStatus,
+    OutcomeSource,
+)
 from service.outbound import MAX_URL_LENGTH
 
 Schema = dict[str, Any]
@@ -640,6 +648,113 @@ def outbound_webhook(event_type: str, summary: str) -> Schema:
     }
 
 
+# --- component schemas: mail (service/mail/preferences.py, the mail ledger) -----------------
+
+# `Suppression.reason`: the recipient's one-click unsubscribe, a permanent refusal by their mail
+# server, or the organizer's own `POST /api/v1/suppressions`.
+SUPPRESSION_REASONS = ["unsubscribed", "bounced", "manual"]
+DIGEST_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+MAX_GRACE_MINUTES = 7 * 24 * 60
+
+MAIL_SETTINGS = obj(
+    {
+        "summary_recipients": {
+            "type": "array",
+            "items": text("An email address."),
+            "description": f"Who gets gathering summaries and weekly digests (1 to "
+            f"{MAX_RECIPIENTS}); by default the organizer's own address.",
+        },
+        "digest_weekday": {
+            "type": "string",
+            "enum": list(WEEKDAYS),
+            "description": "The day the weekly digest goes out; monday by default.",
+        },
+        "digest_time": text(
+            "When on that day, in `timezone` (24-hour HH:MM); 08:00 by default.",
+            pattern=DIGEST_TIME_PATTERN,
+        ),
+        "summary_grace_minutes": integer(
+            "How long after a gathering ends its summary goes out; 120 by default.",
+            minimum=0,
+            maximum=MAX_GRACE_MINUTES,
+        ),
+        "timezone": text("The organizer's IANA time zone, e.g. Europe/Berlin; UTC by default."),
+    }
+)
+
+MAIL_SETTINGS_UPDATE = obj(
+    {
+        "summary_recipients": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "format": "email"},
+            "minItems": 1,
+            "maxItems": MAX_RECIPIENTS,
+        },
+        "digest_weekday": {"type": ["string", "null"], "enum": [*WEEKDAYS, None]},
+        "digest_time": {"type": ["string", "null"], "pattern": DIGEST_TIME_PATTERN},
+        "summary_grace_minutes": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": MAX_GRACE_MINUTES,
+        },
+        "timezone": {"type": ["string", "null"], "description": "An IANA time zone name."},
+    },
+    optional=(
+        "summary_recipients",
+        "digest_weekday",
+        "digest_time",
+        "summary_grace_minutes",
+        "timezone",
+    ),
+    description="Only the settings to change; `null` resets one to its default. A value that is "
+    "not valid answers 400 with `field` naming it, and nothing is changed.",
+)
+
+SUPPRESSION = obj(
+    {
+        "email": text("The address, trimmed and lower-cased."),
+        "reason": {
+            "type": "string",
+            "enum": SUPPRESSION_REASONS,
+            "description": "unsubscribed: the recipient clicked unsubscribe; bounced: their mail "
+            "server refused the address for good; manual: added through the API.",
+        },
+        "detail": nullable(text("The mail server's answer, or the organizer's note.")),
+        "created_at": timestamp("Since when no mail goes to it."),
+    }
+)
+
+SUPPRESSION_CREATE = obj(
+    {
+        "email": text("The address; matched trimmed and in any case.", minLength=3, maxLength=320),
+        "detail": text("A note for later, e.g. why.", maxLength=1000),
+    },
+    optional=("detail",),
+)
+
+MAIL_MESSAGE = obj(
+    {
+        "id": integer("Roomwise's message id."),
+        "kind": {"type": "string", "enum": [kind.value for kind in MailKind]},
+        "recipient": text("The address it goes to."),
+        "subject_key": text("What it is about: `gathering:<id>` or `week:<YYYY-MM-DD>`."),
+        "status": {
+            "type": "string",
+            "enum": [status.value for status in MailStatus],
+            "description": "pending: waiting for `due_at`; claimed, sending: being sent; sent; "
+            "suppressed: the server refused the address for good; skipped: nothing to send any "
+            "more (opted out, recaps switched off, subject gone); failed: temporary refusals "
+            "until the retries ran out; uncertain: its worker stopped while sending it, so it "
+            "may or may not have arrived. Failed and uncertain ones can be resent.",
+        },
+        "attempts": integer("Attempts since it was planned or last resent.", minimum=0),
+        "last_error": nullable(text("The mail server's latest refusal, or why it was skipped.")),
+        "due_at": timestamp("When it is, or was, due (UTC)."),
+        "sent_at": optional_timestamp("When the mail server accepted it."),
+        "created_at": timestamp("When it was planned."),
+    }
+)
+
 # --- component schemas: connections and outcomes (service/connections.py) -------------------
 
 CONNECTION_SOURCES = [source.value for source in ConnectionSource]
@@ -992,6 +1107,7 @@ REPORT_400 = error_response(
     "malformed_json",
     "invalid_parameter",
 )
+TOO_LARGE = error_response("The body is over WEBHOOK_MAX_BYTES.", "payload_too_large")
 REPORT_404 = error_response(
     "An id or email in the body names nothing of the token's organizer (another "
     "organizer's answers exactly the same); `field` names it.",
@@ -1439,6 +1555,143 @@ PATHS: dict[str, Schema] = {
             parameters=[path_id("message_id", "message")],
         )
     },
+    "/api/v1/settings/mail": {
+        "get": operation(
+            "show_mail_settings",
+            "The organizer's mail settings",
+            "mail",
+            {
+                "200": json_response(
+                    "Every setting in force, defaults included.", ref("MailSettings")
+                )
+            },
+        ),
+        "patch": operation(
+            "update_mail_settings",
+            "Change who gets summaries and digests, and when",
+            "mail",
+            {
+                "200": json_response(
+                    "Every setting in force after the change.", ref("MailSettings")
+                ),
+                "400": error_response(
+                    "Not a JSON object, or an unknown setting or a value that is not valid "
+                    "(`field` names it).",
+                    "malformed_json",
+                    "invalid_parameter",
+                ),
+                "413": TOO_LARGE,
+            },
+            requestBody={
+                "required": True,
+                "content": {JSON: {"schema": ref("MailSettingsUpdate")}},
+            },
+        ),
+    },
+    "/api/v1/suppressions": {
+        "get": operation(
+            "list_suppressions",
+            "Addresses the organizer's mail no longer goes to, most recent first",
+            "mail",
+            {
+                "200": json_response("A page of suppressions.", ref("SuppressionPage")),
+                "400": INVALID_PARAMETER,
+            },
+            parameters=PAGE_PARAMETERS,
+        ),
+        "post": operation(
+            "create_suppression",
+            "Stop all of the organizer's mail to an address",
+            "mail",
+            {
+                "201": json_response("Suppressed, with reason `manual`.", ref("Suppression")),
+                "200": json_response(
+                    "Already suppressed: the suppression as it was (its reason kept).",
+                    ref("Suppression"),
+                ),
+                "400": REPORT_400,
+                "413": TOO_LARGE,
+            },
+            requestBody={
+                "required": True,
+                "content": {JSON: {"schema": ref("SuppressionCreate")}},
+            },
+        ),
+    },
+    "/api/v1/suppressions/{email}": {
+        "delete": operation(
+            "delete_suppression",
+            "Let the organizer's mail reach an address again",
+            "mail",
+            {
+                "204": {"description": "Removed; mail planned from now on reaches the address."},
+                "404": error_response(
+                    "The address is not suppressed for the token's organizer.", "not_found"
+                ),
+            },
+            parameters=[
+                parameter(
+                    "path",
+                    "email",
+                    {"type": "string"},
+                    "The address, in any case.",
+                    required=True,
+                )
+            ],
+        )
+    },
+    "/api/v1/mail": {
+        "get": operation(
+            "list_mail",
+            "The mail ledger: every message planned, sent or given up, newest first",
+            "mail",
+            {
+                "200": json_response("A page of messages.", ref("MailMessagePage")),
+                "400": error_response(
+                    "A paging parameter, `status` or `kind` is not valid.", "invalid_parameter"
+                ),
+            },
+            parameters=[
+                *PAGE_PARAMETERS,
+                parameter(
+                    "query",
+                    "status",
+                    {"type": "string", "enum": [status.value for status in MailStatus]},
+                    "Only messages in this status.",
+                ),
+                parameter(
+                    "query",
+                    "kind",
+                    {"type": "string", "enum": [kind.value for kind in MailKind]},
+                    "Only messages of this kind.",
+                ),
+            ],
+        )
+    },
+    "/api/v1/mail/{message_id}/resend": {
+        "post": operation(
+            "resend_mail",
+            "Send a failed or uncertain message again",
+            "mail",
+            {
+                "202": json_response(
+                    "Pending again, due now, with a fresh retry schedule and the same "
+                    "`Message-ID`.",
+                    ref("MailMessage"),
+                ),
+                "404": not_found("message"),
+                "409": error_response(
+                    "The message is not `failed` or `uncertain`: one that was sent, or may still "
+                    "be sent, is never sent twice by accident.",
+                    "conflict",
+                ),
+            },
+            parameters=[path_id("message_id", "message")],
+            description="An `uncertain` message may have arrived before its worker stopped: "
+            "resend it only when the recipient did not get it. Suppressions and opt-outs are "
+            "read again before it goes out.",
+        )
+    },
     "/api/v1/integrations/{integration_id}": {
         "get": operation(
             "show_integration",
@@ -1493,6 +1746,7 @@ OPENAPI_SPEC: dict[str, Any] = {
         {"name": "connections", "description": "Who connected with whom at a gathering."},
         {"name": "outcomes", "description": "Leads, referrals and closed business."},
         {"name": "endpoints", "description": "Signed webhooks to the organizer's own tools."},
+        {"name": "mail", "description": "Mail settings, suppressions and the mail ledger."},
         {"name": "health", "description": "Probes for load balancers and orchestrators."},
         {"name": "meta", "description": "This document."},
     ],
@@ -1573,6 +1827,13 @@ OPENAPI_SPEC: dict[str, Any] = {
             "OutboundMessage": OUTBOUND_MESSAGE,
             "OutboundMessagePage": page("messages", "OutboundMessage"),
             "OutboundEnvelope": OUTBOUND_ENVELOPE,
+            "MailSettings": MAIL_SETTINGS,
+            "MailSettingsUpdate": MAIL_SETTINGS_UPDATE,
+            "Suppression": SUPPRESSION,
+            "SuppressionCreate": SUPPRESSION_CREATE,
+            "SuppressionPage": page("suppressions", "Suppression"),
+            "MailMessage": MAIL_MESSAGE,
+            "MailMessagePage": page("messages", "MailMessage"),
             "StandardPayload": STANDARD_PAYLOAD,
             "StandardData": STANDARD_DATA,
             "StandardConnectionData": STANDARD_CONNECTION_DATA,

@@ -17,12 +17,14 @@ from service.models import (
     Group,
     GroupHealthSnapshot,
     Integration,
+    MailMessage,
     MemberStandingSnapshot,
     OutboundAttempt,
     OutboundEndpoint,
     OutboundMessage,
     Outcome,
     Person,
+    Suppression,
 )
 from service.platforms import DeliveryStats, webhook_url
 
@@ -248,4 +250,29 @@ def outbound_attempt(row: OutboundAttempt) -> dict[str, Any]:
         "status_code": row.status_code,
         "error": row.error,
         "duration_ms": row.duration_ms,
+    }
+
+
+def suppression(row: Suppression) -> dict[str, Any]:
+    return {
+        "email": row.email_normalized,
+        "reason": row.reason,
+        "detail": row.detail,
+        "created_at": iso(row.created_at),
+    }
+
+
+def mail_message(row: MailMessage) -> dict[str, Any]:
+    """A row of the mail ledger: one message to one recipient about one gathering or week."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "recipient": row.recipient,
+        "subject_key": row.subject_key,
+        "status": row.status,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "due_at": iso(row.due_at),
+        "sent_at": iso(row.sent_at),
+        "created_at": iso(row.created_at),
     }

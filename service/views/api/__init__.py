@@ -15,6 +15,7 @@ from service.views.api import (
     groups,
     imports,
     integrations,
+    mail,
     outcomes,
     scores,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "groups",
     "imports",
     "integrations",
+    "mail",
     "outcomes",
     "scores",
 ]
