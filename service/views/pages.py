@@ -79,11 +79,12 @@ def show_recap(token: str) -> str:
 
 @bp.get("/me/<token>/outcome")
 def confirm_outcome(token: str) -> str:
-    """The form behind "I got a lead / referral": from whom (optional) and its value."""
+    """The form behind "I got a lead / referral": which (preselected by `kind`), from whom
+    (optional) and its value (optional)."""
     session = request_session()
     recap = recap_for(token)
     kind = request.args.get("kind", "")
-    if kind not in recaps.ANSWERABLE_OUTCOMES:
+    if kind and kind not in recaps.ANSWERABLE_OUTCOMES:
         bad_request("Choose whether it was a lead or a referral.")
     return render_template(
         "pages/outcome.html",

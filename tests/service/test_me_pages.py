@@ -322,9 +322,10 @@ def test_an_outcome_may_name_only_a_listed_fellow_attendee(app, client, scene, n
     assert outcomes(app, scene) == []
 
 
-def test_an_unknown_outcome_kind_on_the_form_page_is_refused(client, scene):
+def test_the_outcome_form_preselects_a_known_kind_and_refuses_others(client, scene):
+    html = page(client.get(scene.recap(action="outcome")))
+    assert "I got a lead or referral" in html and "checked" not in html
     page(client.get(scene.recap(action="outcome?kind=closed_business")), 400)
-    page(client.get(scene.recap(action="outcome")), 400)
 
 
 def connection_between(app, scene: Scene, a: str, b: str) -> Connection | None:
