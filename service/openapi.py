@@ -19,7 +19,7 @@ from integrations.base import MAX_AMOUNT, ConnectionSource, OutcomeKind
 from integrations.fields import MAX_ID_LENGTH, MAX_TEXT_LENGTH
 from integrations.standard import KIND_BY_TYPE
 from service.connections import TRUSTED_SOURCES
-from service.mail.preferences import MAX_RECIPIENTS, WEEKDAYS
+from service.mail.preferences import MAX_RECIPIENTS, MAX_SUMMARY_GRACE_MINUTES, WEEKDAYS
 from service.models import (
     DeliveryStatus,
     MailKind,
@@ -654,7 +654,6 @@ def outbound_webhook(event_type: str, summary: str) -> Schema:
 # server, or the organizer's own `POST /api/v1/suppressions`.
 SUPPRESSION_REASONS = ["unsubscribed", "bounced", "manual"]
 DIGEST_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-MAX_GRACE_MINUTES = 7 * 24 * 60
 
 MAIL_SETTINGS = obj(
     {
@@ -676,7 +675,7 @@ MAIL_SETTINGS = obj(
         "summary_grace_minutes": integer(
             "How long after a gathering ends its summary goes out; 120 by default.",
             minimum=0,
-            maximum=MAX_GRACE_MINUTES,
+            maximum=MAX_SUMMARY_GRACE_MINUTES,
         ),
         "timezone": text("The organizer's IANA time zone, e.g. Europe/Berlin; UTC by default."),
     }
@@ -695,7 +694,7 @@ MAIL_SETTINGS_UPDATE = obj(
         "summary_grace_minutes": {
             "type": ["integer", "null"],
             "minimum": 0,
-            "maximum": MAX_GRACE_MINUTES,
+            "maximum": MAX_SUMMARY_GRACE_MINUTES,
         },
         "timezone": {"type": ["string", "null"], "description": "An IANA time zone name."},
     },

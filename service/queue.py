@@ -21,12 +21,15 @@ from service.config import Settings
 
 log = logging.getLogger(__name__)
 
-TASK_MODULES = ["tasks.deliveries", "tasks.scoring", "tasks.outbound"]
+TASK_MODULES = ["tasks.deliveries", "tasks.scoring", "tasks.outbound", "tasks.mail"]
 
 PROCESS_DELIVERY = "tasks.deliveries.process_delivery"
 SWEEP_DELIVERIES = "tasks.deliveries.sweep_received_deliveries"
 RESCORE_DUE = "tasks.scoring.rescore_due"
 DELIVER_DUE_WEBHOOKS = "tasks.outbound.deliver_due_webhooks"
+PLAN_SUMMARIES = "tasks.mail.plan_summaries"
+PLAN_DIGESTS = "tasks.mail.plan_digests"
+SEND_DUE_MAIL = "tasks.mail.send_due_mail"
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:

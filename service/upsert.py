@@ -6,7 +6,7 @@ or gathering at once without either failing: the database's unique constraint de
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, select
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service.models import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
+ROWS_PER_STATEMENT = 1000
 
 
 def insert_ignoring_conflict(
@@ -32,6 +33,29 @@ def insert_ignoring_conflict(
         .returning(*inspect(model).primary_key)
     )
     inserted: int | None = session.execute(statement).scalar_one_or_none()
+    return inserted
+
+
+def insert_many_ignoring_conflict(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: list[str],
+) -> int:
+    """Insert many rows in one statement, skipping those whose natural key exists; return how
+    many were inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = 0
+    # In chunks: SQLite takes at most 32,766 bound parameters per statement.
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        statement = (
+            insert(model)
+            .values([dict(row) for row in rows[start : start + ROWS_PER_STATEMENT]])
+            .on_conflict_do_nothing(index_elements=conflict_columns)
+            .returning(*inspect(model).primary_key)
+        )
+        inserted += len(session.execute(statement).all())
     return inserted
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.queue import DELIVER_DUE_WEBHOOKS, RESCORE_DUE, SWEEP_DELIVERIES
+from service.queue import (
+    DELIVER_DUE_WEBHOOKS,
+    PLAN_DIGESTS,
+    PLAN_SUMMARIES,
+    RESCORE_DUE,
+    SEND_DUE_MAIL,
+    SWEEP_DELIVERIES,
+)
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Every minute: re-enqueue deliveries that were stored but never picked up, e.g. because
@@ -23,4 +30,17 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # A retry waits as a due time on its row (seconds to hours); several runs at once never
     # send the same message, because each claims its messages with SKIP LOCKED.
     "deliver-due-webhooks": {"task": DELIVER_DUE_WEBHOOKS, "schedule": 2.0},
+    # Every minute: find gatherings that ended at least their organizer's grace period ago
+    # (default two hours) and queue the organizer summary, every attendee's recap and the
+    # `gathering.summary` webhook. Each is a ledger row unique per kind × recipient × gathering,
+    # so a second run, or two beats at once, queue nothing twice.
+    "plan-gathering-summaries": {"task": PLAN_SUMMARIES, "schedule": 60.0},
+    # Every minute: queue each organizer's weekly digest (and `group.digest` webhooks) once
+    # their digest time has passed in their own time zone (default Monday 08:00). Checking
+    # often, not at a fixed hour, is what lets every organizer have their own time zone.
+    "plan-weekly-digests": {"task": PLAN_DIGESTS, "schedule": 60.0},
+    # Every five seconds: send a batch of due mail over one SMTP connection. Rows are claimed
+    # with SKIP LOCKED before sending, so overlapping runs never send a message twice; retries
+    # after a temporary refusal wait as due times on their rows.
+    "send-due-mail": {"task": SEND_DUE_MAIL, "schedule": 5.0},
 }

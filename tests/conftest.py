@@ -29,6 +29,7 @@ from service.accounts import create_organizer
 from service.context import current_settings, secret_box
 from service.db import engine_for, session_scope
 from service.platforms import create_integration
+from tests.smtp_sink import RunningSink, SmtpSink
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +154,7 @@ def tenant(make_tenant: Callable[[], Tenant]) -> Tenant:
 class WorkerProcess:
     """A real `celery worker` subprocess; its log is kept for assertions and failure reports."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, queue: str = "celery") -> None:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
@@ -169,6 +170,8 @@ class WorkerProcess:
                 "--pool=prefork",
                 "--without-mingle",
                 "--without-gossip",
+                "--queues",
+                queue,
                 "--hostname",
                 f"test-{uuid.uuid4().hex[:6]}@%h",
             ],
@@ -243,3 +246,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[SmtpSink]:
+    server = RunningSink()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def smtp_sink(_smtp_server: SmtpSink) -> SmtpSink:
+    """A real SMTP server (aiosmtpd), emptied for each test."""
+    _smtp_server.clear()
+    return _smtp_server

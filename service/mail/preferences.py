@@ -33,6 +33,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 DEFAULT_DIGEST_WEEKDAY = "monday"
 DEFAULT_DIGEST_TIME = time(8, 0)
 DEFAULT_SUMMARY_GRACE_MINUTES = 120
+MAX_SUMMARY_GRACE_MINUTES = 7 * 24 * 60
 MAX_RECIPIENTS = 20
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
@@ -126,8 +127,14 @@ def _time_of_day(value: Any) -> str:
 
 
 def _grace(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 7 * 24 * 60:
-        raise PreferenceError("summary_grace_minutes", "must be a whole number from 0 to 10080")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= MAX_SUMMARY_GRACE_MINUTES
+    ):
+        raise PreferenceError(
+            "summary_grace_minutes", f"must be a whole number from 0 to {MAX_SUMMARY_GRACE_MINUTES}"
+        )
     return value
 
 
@@ -208,13 +215,15 @@ def reasons_not_to_send(session: Session, rows: Sequence[MailMessage]) -> dict[i
         )
         for row in organizer_rows:
             if mailbox(row.recipient) in suppressed:
-                reasons[row.id] = "the recipient unsubscribed or bounced"
-    recaps = [row for row in rows if row.kind == MailKind.ATTENDEE_RECAP and row.id not in reasons]
+                reasons[row.id] = "the address is suppressed (unsubscribed, bounced or by hand)"
+    recaps = [r for r in rows if r.kind == MailKind.ATTENDEE_RECAP and r.id not in reasons]
     gathering_ids = {row.context.get("gathering_id") for row in recaps}
     group_of = dict(
         session.execute(
             select(Gathering.id, Gathering.group_id).where(Gathering.id.in_(gathering_ids))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     group_ids = {group_id for group_id in group_of.values() if group_id is not None}
     switched_off = set(

@@ -1,0 +1,205 @@
+"""Sending what the ledger says is due, so that no message ever goes out twice.
+
+A batch of due rows is claimed in one short transaction (`FOR UPDATE SKIP LOCKED`, status
+`claimed`, a lease), so two workers or two overlapping beats never take the same row. The rows
+are then sent one at a time, in id order, over one SMTP connection. Before each message goes
+to the server, its row is `sending`; the row's outcome and the next row's `sending` mark are
+committed together once the server has answered. So at any moment at most one row of a batch
+is `sending`, and if the worker dies, that row is the only one whose fate is unknown: when the
+lease runs out it becomes `uncertain` and is never sent again, while the batch's untouched
+`claimed` rows go back to `pending`. A message can be lost to a crash, never doubled.
+
+What the server answers decides the rest: a 5xx refusal of the recipient suppresses the address
+(for that organizer), a 4xx or a dropped connection is retried on `RETRIES`, a 5xx refusal of
+the message itself fails it without retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from service.backoff import RetrySchedule
+from service.config import Settings
+from service.mail.build import MailBuilder
+from service.mail.links import LinkSigner
+from service.mail.preferences import reasons_not_to_send, suppress
+from service.mail.transport import SendResult, Transport, Verdict, open_transport
+from service.models import MailMessage, MailStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+# Temporary refusals are retried for about a day, then the message is given up.
+RETRIES = RetrySchedule(
+    delays=(
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(hours=3),
+        timedelta(hours=6),
+        timedelta(hours=12),
+    ),
+    jitter=0.2,
+)
+# Rows claimed at once: enough to make one connection worth opening, few enough that a batch
+# ends well within its lease even when the server is slow.
+BATCH_SIZE = 200
+UNCERTAIN_NOTE = "its worker stopped while sending it; not sent again, so never sent twice"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row: its new status and why."""
+
+    status: MailStatus
+    detail: str = ""
+    result: SendResult | None = None
+
+
+def send_due(
+    session: Session,
+    settings: Settings,
+    *,
+    limit: int = BATCH_SIZE,
+    clock: Callable[[], datetime] = utcnow,
+) -> Counter[str]:
+    """Send up to `limit` due messages over one connection; count them by their new status."""
+    release_expired_claims(session, clock())
+    session.commit()
+    lease = timedelta(seconds=settings.mail_lease_seconds)
+    claim, row_ids = _claim(session, clock(), lease, limit)
+    session.commit()
+    outcomes: Counter[str] = Counter()
+    if not row_ids:
+        return outcomes
+    builder = MailBuilder(
+        session, settings, LinkSigner(settings.secret_key, settings.public_base_url)
+    )
+    deadline = clock() + lease / 2
+    with open_transport(settings) as transport:
+        rows = list(
+            session.scalars(
+                select(MailMessage).where(MailMessage.id.in_(row_ids)).order_by(MailMessage.id)
+            )
+        )
+        skip = reasons_not_to_send(session, rows)
+        _mark_sending(session, rows[0])
+        session.commit()
+        for index, row in enumerate(rows):
+            outcome = _send_one(session, builder, transport, row, skip.get(row.id))
+            _record(session, row, outcome, clock())
+            outcomes[outcome.status] += 1
+            following = rows[index + 1] if index + 1 < len(rows) else None
+            if following is not None and clock() > deadline:
+                # Slow going: hand the rest back rather than outrun the lease.
+                _release(session, claim)
+                following = None
+            if following is not None:
+                _mark_sending(session, following)
+            session.commit()
+            if following is None:
+                break
+    return outcomes
+
+
+def release_expired_claims(session: Session, now: datetime) -> None:
+    """After a worker died: rows it never reached are due again; the one it was sending when it
+    died is `uncertain` (it may have reached the server), and is never sent again."""
+    session.execute(
+        update(MailMessage)
+        .where(MailMessage.status == MailStatus.CLAIMED, MailMessage.claimed_until < now)
+        .values(status=MailStatus.PENDING, claim=None, claimed_until=None)
+    )
+    session.execute(
+        update(MailMessage)
+        .where(MailMessage.status == MailStatus.SENDING, MailMessage.claimed_until < now)
+        .values(status=MailStatus.UNCERTAIN, last_error=UNCERTAIN_NOTE)
+    )
+
+
+def _claim(session: Session, now: datetime, lease: timedelta, limit: int) -> tuple[str, list[int]]:
+    claim = uuid.uuid4().hex
+    row_ids = list(
+        session.scalars(
+            select(MailMessage.id)
+            .where(MailMessage.status == MailStatus.PENDING, MailMessage.due_at <= now)
+            .order_by(MailMessage.due_at, MailMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if row_ids:
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.id.in_(row_ids))
+            .values(status=MailStatus.CLAIMED, claim=claim, claimed_until=now + lease)
+        )
+    return claim, sorted(row_ids)
+
+
+def _mark_sending(session: Session, row: MailMessage) -> None:
+    """The next row to go to the server; committed with the previous row's outcome."""
+    row.status = MailStatus.SENDING
+
+
+def _release(session: Session, claim: str) -> None:
+    session.execute(
+        update(MailMessage)
+        .where(MailMessage.claim == claim, MailMessage.status == MailStatus.CLAIMED)
+        .values(status=MailStatus.PENDING, claim=None, claimed_until=None)
+    )
+
+
+def _send_one(
+    session: Session,
+    builder: MailBuilder,
+    transport: Transport,
+    row: MailMessage,
+    skip_reason: str | None,
+) -> Outcome:
+    if skip_reason is not None:
+        return Outcome(MailStatus.SKIPPED, skip_reason)
+    try:
+        message = builder.build(row)
+    except SQLAlchemyError:
+        raise
+    except Exception as error:  # a composing bug must not stop the rest of the batch
+        log.exception("could not compose mail message %s", row.id)
+        return Outcome(MailStatus.FAILED, f"could not compose: {type(error).__name__}: {error}")
+    if message is None:
+        return Outcome(MailStatus.SKIPPED, "nothing to send: its subject is gone")
+    result = transport.send(message, row.recipient)
+    if result.verdict is Verdict.SENT:
+        return Outcome(MailStatus.SENT, result=result)
+    if result.verdict is Verdict.REFUSED:
+        return Outcome(MailStatus.SUPPRESSED, f"{result.code} {result.detail}", result)
+    if result.verdict is Verdict.FAILED:
+        return Outcome(MailStatus.FAILED, f"{result.code} {result.detail}", result)
+    return Outcome(MailStatus.PENDING, f"{result.code or ''} {result.detail}".strip(), result)
+
+
+def _record(session: Session, row: MailMessage, outcome: Outcome, now: datetime) -> None:
+    row.claim = None
+    row.claimed_until = None
+    row.last_error = outcome.detail or None
+    if outcome.result is not None:
+        row.attempts += 1
+    row.status = outcome.status
+    if outcome.status is MailStatus.SENT:
+        row.sent_at = now
+    elif outcome.status is MailStatus.SUPPRESSED:
+        suppress(session, row.organizer_id, row.recipient, "bounced", outcome.detail)
+    elif outcome.status is MailStatus.PENDING:
+        if RETRIES.exhausted(row.attempts):
+            row.status = MailStatus.FAILED
+        else:
+            row.due_at = now + RETRIES.delay_after(row.attempts)
