@@ -90,7 +90,7 @@ class DemoCredentials:
 class DemoGroup:
     external_id: str
     name: str
-    weekday_offset_days: int
+    last_days_ago: int  # the latest gathering was this many days ago
     every_days: int
     gatherings: int
     start_hour: int
@@ -106,7 +106,7 @@ GROUPS = [
     DemoGroup(
         external_id="harbourside-breakfast",
         name="Harbourside Business Breakfast",
-        weekday_offset_days=3,
+        last_days_ago=1,
         every_days=7,
         gatherings=6,
         start_hour=7,
@@ -124,7 +124,7 @@ GROUPS = [
     DemoGroup(
         external_id="founders-and-friends",
         name="Founders & Friends Social",
-        weekday_offset_days=5,
+        last_days_ago=12,
         every_days=14,
         gatherings=5,
         start_hour=18,
@@ -177,7 +177,7 @@ def demo_events(now: datetime, seed: int = 2026) -> Iterator[dict[str, Any]]:
     for group in GROUPS:
         visitors = [i for i in range(len(PEOPLE)) if i not in group.regulars]
         for number in range(group.gatherings):
-            days_ago = group.weekday_offset_days + group.every_days * (group.gatherings - number)
+            days_ago = group.last_days_ago + group.every_days * (group.gatherings - 1 - number)
             starts = today - timedelta(days=days_ago) + timedelta(hours=group.start_hour)
             ends = starts + timedelta(hours=group.hours)
             gathering = {
@@ -289,4 +289,12 @@ def play(credentials: DemoCredentials, events: Iterator[dict[str, Any]]) -> Play
                     json=settings_by_name[group["name"]],
                     timeout=10,
                 ).raise_for_status()
+        # Yesterday's breakfast gets its summary and recaps within a minute; the weekly digest
+        # is set to today at midnight, so a newcomer finds one in the outbox too.
+        today = datetime.now(UTC).strftime("%A").lower()
+        http.patch(
+            f"{base}/api/v1/settings/mail",
+            json={"digest_weekday": today, "digest_time": "00:00"},
+            timeout=10,
+        ).raise_for_status()
     return PlayResult(**counts)
