@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from service.context import current_settings
 from service.db import session_scope
@@ -23,7 +23,7 @@ from service.mail import planning
 from service.models import Gathering, MailKind, MailMessage, MailStatus, Organizer
 from service.queue import PLAN_DIGESTS, SEND_DUE_MAIL
 from tests.conftest import Tenant, WorkerProcess, worker_env
-from tests.service.mail.test_sending import scored_breakfast
+from tests.service.mail.test_sending import scored_breakfast, set_aside_other_tests_mail
 from tests.smtp_sink import SmtpSink
 from tests.support import wait_for
 
@@ -33,13 +33,7 @@ LEASE_SECONDS = 10
 
 @pytest.fixture(autouse=True)
 def _nothing_else_due(app: Flask) -> None:
-    """Rows other tests left due would be sent by these tests' batches: set them aside."""
-    with app.app_context(), session_scope() as session:
-        session.execute(
-            update(MailMessage)
-            .where(MailMessage.status.in_([MailStatus.PENDING, MailStatus.CLAIMED]))
-            .values(status=MailStatus.SKIPPED)
-        )
+    set_aside_other_tests_mail(app)
 
 
 @pytest.fixture()

@@ -48,12 +48,22 @@ ATTENDEES = ["ada@example.com", "ben@example.com", "cy@example.com", "dan@exampl
 
 @pytest.fixture(autouse=True)
 def _nothing_else_due(app: Flask) -> None:
-    """Rows other tests left due would be sent by these tests' batches: set them aside."""
+    set_aside_other_tests_mail(app)
+
+
+def set_aside_other_tests_mail(app: Flask) -> None:
+    """Gatherings and mail that other tests left would be planned and sent along with these
+    tests' own: mark them done, so each test sees only what it makes."""
     with app.app_context(), session_scope() as session:
         session.execute(
             update(MailMessage)
             .where(MailMessage.status.in_([MailStatus.PENDING, MailStatus.CLAIMED]))
             .values(status=MailStatus.SKIPPED)
+        )
+        session.execute(
+            update(Gathering)
+            .where(Gathering.summarized_at.is_(None))
+            .values(summarized_at=datetime.now(UTC))
         )
 
 
