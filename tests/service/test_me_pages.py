@@ -315,6 +315,18 @@ def test_a_malformed_outcome_form_is_refused(app, client, scene, form, message):
     assert outcomes(app, scene) == []
 
 
+def test_an_oversized_or_undecodable_form_is_refused_without_storing(app, client, scene):
+    oversized = {"kind": "lead", "value": "1" + "0" * (2 * 1024 * 1024)}
+    page(client.post(scene.recap(action="outcome"), data=oversized), 413)
+    garbage = client.post(
+        scene.recap(action="outcome"),
+        data=b"\xff\xfe%%%",
+        content_type="application/x-www-form-urlencoded",
+    )
+    page(garbage, 400)
+    assert outcomes(app, scene) == []
+
+
 @pytest.mark.parametrize("name", ["dan", "eve", "fay", "ada"])
 def test_an_outcome_may_name_only_a_listed_fellow_attendee(app, client, scene, name):
     form = {"kind": "referral", "counterpart": str(scene.people[name])}
