@@ -226,3 +226,51 @@ def test_database_down_answers_503_and_stores_nothing(settings_overrides, tenant
     assert response.status_code == 503
     assert response.json["reason"] == "storage_unavailable"
     assert response.headers["Retry-After"]
+
+
+def test_secrets_kept_from_an_earlier_request_never_accept_a_retired_one(app, client, tenant):
+    from service.context import keyring, secret_box
+    from service.models import Integration
+    from service.platforms import retire_old_secrets, rotate_signing_secret
+
+    key = tenant.webhook_path.rsplit("/", 1)[1]
+    body = standard_body(attendee_id="att-before")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 202
+    )
+    with app.app_context(), session_scope() as session:
+        integration = session.get_one(Integration, tenant.integration_id)
+        new_secret = rotate_signing_secret(session, secret_box(), integration)
+        retire_old_secrets(session, secret_box(), integration)
+    with app.app_context():
+        kept = keyring().kept("standard", key)
+    assert kept is not None and kept.secrets == (tenant.signing_secret,)
+
+    body = standard_body(attendee_id="att-after")
+    stale = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    fresh = post(client, tenant, body, signed_headers(new_secret, body))
+
+    assert stale.status_code == 401
+    assert stale.json["reason"] == "bad_signature"
+    assert fresh.status_code == 202
+    assert len(stored_deliveries(app, tenant)) == 2
+
+
+def test_deleted_integration_is_404_even_where_its_secrets_were_kept(app, client, tenant):
+    from sqlalchemy import delete
+
+    from service.models import Integration
+
+    body = standard_body(attendee_id="att-before")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 202
+    )
+    with app.app_context(), session_scope() as session:
+        session.execute(delete(Integration).where(Integration.id == tenant.integration_id))
+
+    body = standard_body(attendee_id="att-after")
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+
+    assert response.status_code == 404
+    assert response.json["reason"] == "unknown_integration"
+    assert stored_deliveries(app, tenant) == []
