@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from integrations import adapter_for
@@ -103,6 +104,26 @@ def receive(
     adapter = adapter_for(platform, tolerance_seconds)
     if adapter is None:
         raise ApiError("unknown_integration", f"no platform called {platform!r}")
+    try:
+        return _receive(engine, keyring, adapter, platform, key, body, headers, now)
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+    # The database had dropped the pooled connection (a restart, an idle timeout). Either
+    # nothing was stored on it, or it was and this attempt answers "duplicate".
+    return _receive(engine, keyring, adapter, platform, key, body, headers, now)
+
+
+def _receive(
+    engine: Engine,
+    keyring: Keyring,
+    adapter: Adapter,
+    platform: str,
+    key: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime | None,
+) -> ReceiveResult:
     with engine.begin() as connection:
         keys = keyring.kept(platform, key)
         for _ in range(MAX_STORE_ATTEMPTS):

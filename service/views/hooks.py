@@ -8,7 +8,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from service import inbox
 from service.context import current_settings, keyring
-from service.db import engine_for
+from service.db import ingest_engine_for
 from service.errors import ApiError
 from service.inbox import Receipt
 from service.queue import PROCESS_DELIVERY, enqueue
@@ -28,7 +28,7 @@ def receive_webhook(platform: str, key: str) -> tuple[Response, int]:
     body = request.get_data(cache=False)
     try:
         result = inbox.receive(
-            engine_for(current_app),
+            ingest_engine_for(current_app),
             keyring(),
             platform,
             key,

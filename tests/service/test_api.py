@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 from integrations import standard
 from service import inbox
 from service.context import keyring
-from service.db import engine_for, session_scope
+from service.db import ingest_engine_for, session_scope
 from service.errors import STATUS_BY_REASON
 from service.models import Attendance, AttendanceEvent, Delivery
 from service.openapi import OPENAPI_SPEC
@@ -237,7 +237,9 @@ def store_only(app: Flask) -> Iterator[StoreOnly]:
         key = tenant.webhook_path.rsplit("/", 1)[1]
         headers = signed_headers(tenant.signing_secret, body)
         with app.app_context():
-            result = inbox.receive(engine_for(app), keyring(), "standard", key, body, headers, 300)
+            result = inbox.receive(
+                ingest_engine_for(app), keyring(), "standard", key, body, headers, 300
+            )
         assert result.delivery_id is not None
         stored.append(result.delivery_id)
         return result.delivery_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -274,3 +275,34 @@ def test_deleted_integration_is_404_even_where_its_secrets_were_kept(app, client
     assert response.status_code == 404
     assert response.json["reason"] == "unknown_integration"
     assert stored_deliveries(app, tenant) == []
+
+
+def test_connection_dropped_by_the_database_is_replaced_without_an_error(
+    app, client, tenant, database_url
+):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from service.db import ingest_engine_for
+
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("dropping a server connection needs PostgreSQL")
+    engine = ingest_engine_for(app)
+    engine.dispose()
+    body = standard_body(attendee_id="att-before")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 202
+    )
+    assert engine.pool.checkedin() == 1
+    with engine.connect() as pooled:
+        pid = pooled.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+        with admin.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+
+    body = standard_body(attendee_id="att-after")
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+
+    assert response.status_code == 202
+    assert len(stored_deliveries(app, tenant)) == 2
