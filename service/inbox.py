@@ -58,8 +58,9 @@ MAX_STORE_ATTEMPTS = 3
 # verified with, and only once per (integration, delivery id). Written as text so that it is
 # compiled once and cached (SQLAlchemy's dialect `insert … on_conflict_do_nothing` constructs
 # are compiled anew on every execution); PostgreSQL and SQLite both accept it as it is.
-STORE_DELIVERY = text(
-    """
+STORE_DELIVERY = (
+    text(
+        """
     INSERT INTO delivery
         (integration_id, external_id, event_type, headers, body, status, reason, attempts,
          received_at)
@@ -69,10 +70,13 @@ STORE_DELIVERY = text(
     ON CONFLICT (integration_id, external_id) DO NOTHING
     RETURNING id
     """
-).bindparams(
-    bindparam("headers", type_=Delivery.__table__.c.headers.type),
-    bindparam("body", type_=Delivery.__table__.c.body.type),
-    bindparam("received_at", type_=Delivery.__table__.c.received_at.type),
+    )
+    .bindparams(
+        bindparam("headers", type_=Delivery.__table__.c.headers.type),
+        bindparam("body", type_=Delivery.__table__.c.body.type),
+        bindparam("received_at", type_=Delivery.__table__.c.received_at.type),
+    )
+    .columns(Delivery.__table__.c.id)
 )
 
 FIND_DELIVERY = select(Delivery.id).where(

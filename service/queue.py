@@ -148,7 +148,10 @@ class RedisPublisher:
             self._celery.send_task(task_name, args=args)
             return
         task_id = str(uuid.uuid4())
-        message = self._celery.amqp.as_task_v2(task_id, task_name, args=args)
+        # Task arguments are ids (DESIGN.md), so their plain repr is Celery's safe one.
+        message = self._celery.amqp.as_task_v2(
+            task_id, task_name, args=args, argsrepr=repr(args), kwargsrepr="{}"
+        )
         envelope = {
             "body": base64.b64encode(json.dumps(message.body).encode()).decode(),
             "content-encoding": "utf-8",
