@@ -1,4 +1,4 @@
-"""Per-app singletons (settings, the secret box) and their accessors for views and tasks."""
+"""Per-app singletons (settings, the secret box, the signing keyring) and their accessors."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ from flask import Flask, current_app
 
 from service.config import Settings
 from service.crypto import SecretBox
+from service.keyring import Keyring
 
 SETTINGS_KEY = "roomwise.settings"
 SECRET_BOX_KEY = "roomwise.secret_box"
+KEYRING_KEY = "roomwise.keyring"
 
 
 def init_context(app: Flask, settings: Settings) -> None:
     app.extensions[SETTINGS_KEY] = settings
-    app.extensions[SECRET_BOX_KEY] = SecretBox(settings.secret_key)
+    box = SecretBox(settings.secret_key)
+    app.extensions[SECRET_BOX_KEY] = box
+    app.extensions[KEYRING_KEY] = Keyring(box)
 
 
 def current_settings() -> Settings:
@@ -24,3 +28,8 @@ def current_settings() -> Settings:
 def secret_box() -> SecretBox:
     box: SecretBox = current_app.extensions[SECRET_BOX_KEY]
     return box
+
+
+def keyring() -> Keyring:
+    ring: Keyring = current_app.extensions[KEYRING_KEY]
+    return ring

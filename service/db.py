@@ -1,7 +1,8 @@
 """Database engine and sessions, shared by the web app, the CLI and the workers.
 
 The web app gets one session per request (closed at teardown); tasks and commands open their
-own with `session_scope()`. Nothing here keeps state beyond the engine's connection pool.
+own with `session_scope()`. Webhook ingest uses its own engine (`ingest_engine_for`), tuned for
+one statement per request. Nothing here keeps state beyond the engines' connection pools.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 EXTENSION_KEY = "roomwise.sessionmaker"
+INGEST_ENGINE_KEY = "roomwise.ingest_engine"
 
 
 def make_engine(database_url: str) -> Engine:
@@ -32,6 +34,22 @@ def make_engine(database_url: str) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def make_ingest_engine(database_url: str, engine: Engine) -> Engine:
+    """The engine that stores webhook deliveries, one statement each.
+
+    On PostgreSQL its connections are in autocommit mode, so a delivery costs one round trip
+    (no BEGIN and COMMIT around its INSERT), and are not pinged before use: a connection the
+    server dropped fails its first statement instead, and `service.inbox.receive` tries once
+    more on a new one. On SQLite, where a write takes the file's lock, it is `engine` itself.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return engine
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +72,7 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 def init_app(app: Flask, database_url: str) -> None:
     engine = make_engine(database_url)
     app.extensions[EXTENSION_KEY] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions[INGEST_ENGINE_KEY] = make_ingest_engine(database_url, engine)
     app.teardown_appcontext(_close_request_session)
 
 
@@ -66,6 +85,17 @@ def engine_for(app: Flask) -> Engine:
     bind = sessionmaker_for(app).kw["bind"]
     assert isinstance(bind, Engine)
     return bind
+
+
+def ingest_engine_for(app: Flask) -> Engine:
+    engine: Engine = app.extensions[INGEST_ENGINE_KEY]
+    return engine
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close every pooled connection of the app's engines."""
+    engine_for(app).dispose()
+    ingest_engine_for(app).dispose()
 
 
 def request_session() -> Session:

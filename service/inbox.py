@@ -13,20 +13,27 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from integrations import adapter_for
-from integrations.base import EventKind, IntegrationConfig, MalformedPayload, VerificationError
+from integrations.base import (
+    Adapter,
+    EventKind,
+    IntegrationConfig,
+    MalformedPayload,
+    VerificationError,
+)
 from integrations.http import PlatformAuthError, PlatformError, PlatformUnavailable
 from service import imports
 from service.attendance import apply_events
 from service.crypto import SecretBox
 from service.errors import ApiError
 from service.imports import InvalidRows
+from service.keyring import Keyring, SigningKeys
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
 from service.rescoring import gatherings_of_delivery, mark_stale
-from service.upsert import insert_ignoring_conflict
 
 
 class Receipt(StrEnum):
@@ -44,9 +51,43 @@ class ReceiveResult:
     answer: dict[str, Any] | None = None
 
 
+# A kept guess, then a fresh read, then one more in case the secrets changed during that read.
+MAX_STORE_ATTEMPTS = 3
+
+# One statement stores a delivery, only while its integration still has the secrets it was
+# verified with, and only once per (integration, delivery id). Written as text so that it is
+# compiled once and cached (SQLAlchemy's dialect `insert … on_conflict_do_nothing` constructs
+# are compiled anew on every execution); PostgreSQL and SQLite both accept it as it is.
+STORE_DELIVERY = (
+    text(
+        """
+    INSERT INTO delivery
+        (integration_id, external_id, event_type, headers, body, status, reason, attempts,
+         received_at)
+    SELECT id, :external_id, :event_type, :headers, :body, :status, :reason, 0, :received_at
+    FROM integration
+    WHERE id = :integration_id AND secrets_encrypted = :secrets_encrypted
+    ON CONFLICT (integration_id, external_id) DO NOTHING
+    RETURNING id
+    """
+    )
+    .bindparams(
+        bindparam("headers", type_=Delivery.__table__.c.headers.type),
+        bindparam("body", type_=Delivery.__table__.c.body.type),
+        bindparam("received_at", type_=Delivery.__table__.c.received_at.type),
+    )
+    .columns(Delivery.__table__.c.id)
+)
+
+FIND_DELIVERY = select(Delivery.id).where(
+    Delivery.integration_id == bindparam("integration_id"),
+    Delivery.external_id == bindparam("external_id"),
+)
+
+
 def receive(
-    session: Session,
-    box: SecretBox,
+    engine: Engine,
+    keyring: Keyring,
     platform: str,
     key: str,
     body: bytes,
@@ -58,21 +99,69 @@ def receive(
 
     Raises `ApiError` for an unknown integration (404), a bad signature (401) or a malformed
     body (400). Ignored event types are stored too, so an organizer can see what was sent.
+
+    The secrets this process kept from an earlier request are tried first. Only a stored
+    delivery is answered on them alone, because storing it checks that the integration still
+    has those very secrets; any other answer (a refusal, a duplicate, a handshake) is worked out
+    again on secrets read from the database.
     """
     adapter = adapter_for(platform, tolerance_seconds)
     if adapter is None:
         raise ApiError("unknown_integration", f"no platform called {platform!r}")
-    integration = session.scalars(
-        select(Integration).where(Integration.key == key, Integration.platform == platform)
-    ).one_or_none()
-    if integration is None:
-        raise ApiError("unknown_integration", "no integration has this webhook URL")
-    secrets = box.open(integration.secrets_encrypted, [])
     try:
-        adapter.verify(body, headers, secrets, now)
-        answer = adapter.handshake(body, headers, secrets)
+        return _receive(engine, keyring, adapter, platform, key, body, headers, now)
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+    # The database had dropped the pooled connection (a restart, an idle timeout). Either
+    # nothing was stored on it, or it was and this attempt answers "duplicate".
+    return _receive(engine, keyring, adapter, platform, key, body, headers, now)
+
+
+def _receive(
+    engine: Engine,
+    keyring: Keyring,
+    adapter: Adapter,
+    platform: str,
+    key: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime | None,
+) -> ReceiveResult:
+    with engine.begin() as connection:
+        keys = keyring.kept(platform, key)
+        for _ in range(MAX_STORE_ATTEMPTS):
+            if keys is None:
+                keys = keyring.load(connection, platform, key)
+                if keys is None:
+                    raise ApiError("unknown_integration", "no integration has this webhook URL")
+            try:
+                result = _store(connection, adapter, keys, body, headers, now)
+            except ApiError:
+                if keys.fresh:
+                    raise
+                result = None
+            if result is not None:
+                return result
+            keys = None
+    # The integration's secrets changed under every attempt: let the platform retry shortly.
+    raise ApiError("storage_unavailable", "the integration changed while storing; retry")
+
+
+def _store(
+    connection: Connection,
+    adapter: Adapter,
+    keys: SigningKeys,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime | None,
+) -> ReceiveResult | None:
+    """Verify with `keys` and store; None when only fresher secrets can decide the answer."""
+    try:
+        adapter.verify(body, headers, keys.secrets, now)
+        answer = adapter.handshake(body, headers, keys.secrets)
         if answer is not None:
-            return ReceiveResult(Receipt.HANDSHAKE, None, "", answer)
+            return ReceiveResult(Receipt.HANDSHAKE, None, "", answer) if keys.fresh else None
         events = adapter.parse(body, headers)
         external_id = adapter.delivery_id(body, headers)[:200]
     except (VerificationError, MalformedPayload) as err:
@@ -80,11 +169,11 @@ def receive(
 
     ignored = all(event.kind is EventKind.UNKNOWN for event in events)
     event_type = ",".join(sorted({event.platform_type for event in events}))[:100]
-    delivery_id = insert_ignoring_conflict(
-        session,
-        Delivery,
+    delivery_id = connection.execute(
+        STORE_DELIVERY,
         {
-            "integration_id": integration.id,
+            "integration_id": keys.integration_id,
+            "secrets_encrypted": keys.sealed,
             "external_id": external_id,
             "event_type": event_type,
             "headers": adapter.headers_to_keep(headers),
@@ -93,12 +182,16 @@ def receive(
             "reason": "ignored" if ignored else None,
             "received_at": now or utcnow(),
         },
-        ["integration_id", "external_id"],
-    )
-    session.commit()
-    if delivery_id is None:
-        return ReceiveResult(Receipt.DUPLICATE, None, event_type)
-    return ReceiveResult(Receipt.IGNORED if ignored else Receipt.ACCEPTED, delivery_id, event_type)
+    ).scalar()
+    if delivery_id is not None:
+        receipt = Receipt.IGNORED if ignored else Receipt.ACCEPTED
+        return ReceiveResult(receipt, delivery_id, event_type)
+    if not keys.fresh:
+        return None
+    existing = connection.execute(
+        FIND_DELIVERY, {"integration_id": keys.integration_id, "external_id": external_id}
+    ).first()
+    return ReceiveResult(Receipt.DUPLICATE, None, event_type) if existing else None
 
 
 class ProcessOutcome(StrEnum):

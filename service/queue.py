@@ -7,14 +7,21 @@ committed to the inbox is picked up by the sweeper once the broker is back.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import sqlite3
+import uuid
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery, Task
 from flask import Flask, current_app
+from redis.backoff import ConstantBackoff
+from redis.retry import Retry
 
 from service import embedded_broker
 from service.config import Settings
@@ -31,6 +38,15 @@ PLAN_SUMMARIES = "tasks.mail.plan_summaries"
 PLAN_DIGESTS = "tasks.mail.plan_digests"
 SEND_DUE_MAIL = "tasks.mail.send_due_mail"
 
+PUBLISH_KEY = "roomwise.publish"
+# A web request must not hang on a dead broker: fail fast, the sweeper catches up.
+BROKER_CONNECT_TIMEOUT_S = 2
+BROKER_SOCKET_TIMEOUT_S = 10
+PUBLISH_RETRY_INTERVAL_S = 0.1
+
+# Sends one task by name with a list of JSON arguments; raises when the broker cannot take it.
+Publish = Callable[[str, list[Any]], None]
+
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
     """Create the Celery app bound to `app`: every task runs inside an application context."""
@@ -45,6 +61,7 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.conf.update(celery_settings(settings))
     app.extensions["celery"] = celery
+    app.extensions[PUBLISH_KEY] = make_publish(celery, settings.broker_url)
     return celery
 
 
@@ -63,15 +80,21 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # Take one message at a time so a slow task does not hoard others.
         "worker_prefetch_multiplier": 1,
         # A web request must not hang on a dead broker: fail fast, the sweeper catches up.
-        "broker_connection_timeout": 2,
+        "broker_connection_timeout": BROKER_CONNECT_TIMEOUT_S,
         "broker_connection_retry_on_startup": True,
-        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0.1},
+        "task_publish_retry_policy": {
+            "max_retries": 1,
+            "interval_start": PUBLISH_RETRY_INTERVAL_S,
+        },
         "beat_schedule_filename": str(settings.beat_schedule_path),
         "timezone": "UTC",
         "enable_utc": True,
     }
     if settings.broker_url.startswith(("redis://", "rediss://")):
-        conf["broker_transport_options"] = {"socket_connect_timeout": 2, "socket_timeout": 10}
+        conf["broker_transport_options"] = {
+            "socket_connect_timeout": BROKER_CONNECT_TIMEOUT_S,
+            "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
+        }
     elif settings.broker_url.startswith(embedded_broker.SCHEME_PREFIX):
         conf["broker_url"] = settings.broker_url.removeprefix(embedded_broker.SCHEME_PREFIX)
         conf["broker_transport"] = embedded_broker.TRANSPORT_PATH
@@ -88,11 +111,80 @@ def _use_wal(path: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
+def make_publish(celery: Celery, broker_url: str) -> Publish:
+    """The cheapest correct way to send tasks to this broker: one LPUSH on Redis."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        return RedisPublisher(celery, broker_url)
+
+    def send_task(task_name: str, args: list[Any]) -> None:
+        celery.send_task(task_name, args=args)
+
+    return send_task
+
+
+class RedisPublisher:
+    """Sends a task to a Redis broker as the one LPUSH that `send_task` ends in.
+
+    Celery still builds the task message (protocol 2, `as_task_v2`) and picks its queue; this
+    only wraps it as kombu's Redis transport does (a JSON envelope with a base64 body and a
+    delivery tag, addressed to the queue through the default exchange) and pushes it on a
+    pooled connection. `send_task` spends ten times as long on the same message, in producer
+    pools, connection checks and signals, which made it a large part of a webhook's cost
+    (BENCHMARKS.md). `tests/service/test_queue.py` holds the two to the same output.
+    """
+
+    def __init__(self, celery: Celery, broker_url: str) -> None:
+        self._celery = celery
+        self._client = redis.Redis.from_url(
+            broker_url,
+            socket_connect_timeout=BROKER_CONNECT_TIMEOUT_S,
+            socket_timeout=BROKER_SOCKET_TIMEOUT_S,
+            retry=Retry(ConstantBackoff(PUBLISH_RETRY_INTERVAL_S), 1),
+        )
+        self._queue_by_task: dict[str, str | None] = {}
+
+    def __call__(self, task_name: str, args: list[Any]) -> None:
+        if task_name not in self._queue_by_task:
+            self._queue_by_task[task_name] = self._plain_queue(task_name)
+        queue = self._queue_by_task[task_name]
+        if queue is None:
+            self._celery.send_task(task_name, args=args)
+            return
+        task_id = str(uuid.uuid4())
+        # Task arguments are ids (DESIGN.md), so their plain repr is Celery's safe one.
+        message = self._celery.amqp.as_task_v2(
+            task_id, task_name, args=args, argsrepr=repr(args), kwargsrepr="{}"
+        )
+        envelope = {
+            "body": base64.b64encode(json.dumps(message.body).encode()).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": message.headers,
+            "properties": {
+                **message.properties,
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": queue},
+                "priority": 0,
+                "body_encoding": "base64",
+                "delivery_tag": str(uuid.uuid4()),
+            },
+        }
+        self._client.lpush(queue, json.dumps(envelope))
+
+    def _plain_queue(self, task_name: str) -> str | None:
+        """The queue a task goes to, or None when routing it takes more than naming a queue."""
+        queue = self._celery.amqp.router.route({}, task_name)["queue"]
+        if queue.exchange.type != "direct" or queue.routing_key != queue.name:
+            return None
+        name: str = queue.name
+        return name
+
+
 def enqueue(task_name: str, *args: Any) -> bool:
     """Send a task by name; return False (and log) when the broker cannot take it now."""
-    celery: Celery = current_app.extensions["celery"]
+    publish: Publish = current_app.extensions[PUBLISH_KEY]
     try:
-        celery.send_task(task_name, args=list(args))
+        publish(task_name, list(args))
     except Exception:  # the broker's client raises many types (socket, kombu, redis)
         log.warning(
             "could not enqueue %s%r; the sweeper will retry", task_name, args, exc_info=True

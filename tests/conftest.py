@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from service import create_app, migrate
 from service.accounts import create_organizer
 from service.context import current_settings, secret_box
-from service.db import engine_for, session_scope
+from service.db import dispose_engines, session_scope
 from service.platforms import create_integration
 from tests.smtp_sink import RunningSink, SmtpSink
 from tests.support import wait_for
@@ -100,7 +100,7 @@ def running_app(overrides: dict[str, Any]) -> Iterator[Flask]:
     try:
         yield flask_app
     finally:
-        engine_for(flask_app).dispose()
+        dispose_engines(flask_app)
 
 
 @pytest.fixture()

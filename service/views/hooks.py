@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from service import inbox
-from service.context import current_settings, secret_box
-from service.db import request_session
+from service.context import current_settings, keyring
+from service.db import ingest_engine_for
 from service.errors import ApiError
 from service.inbox import Receipt
 from service.queue import PROCESS_DELIVERY, enqueue
@@ -28,8 +28,8 @@ def receive_webhook(platform: str, key: str) -> tuple[Response, int]:
     body = request.get_data(cache=False)
     try:
         result = inbox.receive(
-            request_session(),
-            secret_box(),
+            ingest_engine_for(current_app),
+            keyring(),
             platform,
             key,
             body,

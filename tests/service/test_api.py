@@ -22,8 +22,8 @@ from werkzeug.test import TestResponse
 
 from integrations import standard
 from service import inbox
-from service.context import secret_box
-from service.db import session_scope
+from service.context import keyring
+from service.db import ingest_engine_for, session_scope
 from service.errors import STATUS_BY_REASON
 from service.models import Attendance, AttendanceEvent, Delivery
 from service.openapi import OPENAPI_SPEC
@@ -239,8 +239,10 @@ def store_only(app: Flask) -> Iterator[StoreOnly]:
     def store(tenant: Tenant, body: bytes) -> int:
         key = tenant.webhook_path.rsplit("/", 1)[1]
         headers = signed_headers(tenant.signing_secret, body)
-        with app.app_context(), session_scope() as session:
-            result = inbox.receive(session, secret_box(), "standard", key, body, headers, 300)
+        with app.app_context():
+            result = inbox.receive(
+                ingest_engine_for(app), keyring(), "standard", key, body, headers, 300
+            )
         assert result.delivery_id is not None
         stored.append(result.delivery_id)
         return result.delivery_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -226,3 +227,82 @@ def test_database_down_answers_503_and_stores_nothing(settings_overrides, tenant
     assert response.status_code == 503
     assert response.json["reason"] == "storage_unavailable"
     assert response.headers["Retry-After"]
+
+
+def test_secrets_kept_from_an_earlier_request_never_accept_a_retired_one(app, client, tenant):
+    from service.context import keyring, secret_box
+    from service.models import Integration
+    from service.platforms import retire_old_secrets, rotate_signing_secret
+
+    key = tenant.webhook_path.rsplit("/", 1)[1]
+    body = standard_body(attendee_id="att-before")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 202
+    )
+    with app.app_context(), session_scope() as session:
+        integration = session.get_one(Integration, tenant.integration_id)
+        new_secret = rotate_signing_secret(session, secret_box(), integration)
+        retire_old_secrets(session, secret_box(), integration)
+    with app.app_context():
+        kept = keyring().kept("standard", key)
+    assert kept is not None and kept.secrets == (tenant.signing_secret,)
+
+    body = standard_body(attendee_id="att-after")
+    stale = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    fresh = post(client, tenant, body, signed_headers(new_secret, body))
+
+    assert stale.status_code == 401
+    assert stale.json["reason"] == "bad_signature"
+    assert fresh.status_code == 202
+    assert len(stored_deliveries(app, tenant)) == 2
+
+
+def test_deleted_integration_is_404_even_where_its_secrets_were_kept(app, client, tenant):
+    from sqlalchemy import delete
+
+    from service.models import Integration
+
+    body = standard_body(attendee_id="att-before")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 202
+    )
+    with app.app_context(), session_scope() as session:
+        session.execute(delete(Integration).where(Integration.id == tenant.integration_id))
+
+    body = standard_body(attendee_id="att-after")
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+
+    assert response.status_code == 404
+    assert response.json["reason"] == "unknown_integration"
+    assert stored_deliveries(app, tenant) == []
+
+
+def test_connection_dropped_by_the_database_is_replaced_without_an_error(
+    app, client, tenant, database_url
+):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from service.db import ingest_engine_for
+
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("dropping a server connection needs PostgreSQL")
+    engine = ingest_engine_for(app)
+    engine.dispose()
+    body = standard_body(attendee_id="att-before")
+    assert (
+        post(client, tenant, body, signed_headers(tenant.signing_secret, body)).status_code == 202
+    )
+    assert engine.pool.checkedin() == 1
+    with engine.connect() as pooled:
+        pid = pooled.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+        with admin.begin() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+
+    body = standard_body(attendee_id="att-after")
+    response = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+
+    assert response.status_code == 202
+    assert len(stored_deliveries(app, tenant)) == 2

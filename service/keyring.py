@@ -1,0 +1,63 @@
+"""Integrations' webhook signing secrets, kept decrypted in each process between requests.
+
+Looking an integration up and decrypting its secrets on every webhook costs more than storing
+the delivery, so each process keeps what it last read. A kept entry is only ever a guess: the
+statement that stores a delivery names the stored secrets it was verified with and stores
+nothing when they changed (rotated, retired, integration deleted), and every refusal is decided
+again on secrets read from the database (`service.inbox.receive`). A process that missed a
+change therefore pays one more lookup, never gives a wrong answer, and nothing here relies on
+there being a single process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, select
+
+from service.crypto import SecretBox
+from service.models import Integration
+
+# Entries are only made for integrations that exist, so this bounds memory, not correctness.
+MAX_KEPT = 10_000
+
+FIND_INTEGRATION = select(Integration.id, Integration.secrets_encrypted).where(
+    Integration.key == bindparam("key"), Integration.platform == bindparam("platform")
+)
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """One integration's signing secrets, and the stored (sealed) text they came from."""
+
+    integration_id: int
+    sealed: str
+    secrets: tuple[str, ...]
+    # Read from the database during this request, rather than kept from an earlier one.
+    fresh: bool
+
+
+class Keyring:
+    """Signing secrets by (platform, webhook key), as this process last read them."""
+
+    def __init__(self, box: SecretBox, max_kept: int = MAX_KEPT) -> None:
+        self._box = box
+        self._max_kept = max_kept
+        self._kept: dict[tuple[str, str], SigningKeys] = {}
+
+    def kept(self, platform: str, key: str) -> SigningKeys | None:
+        """The secrets read by an earlier request, if any; they may be out of date."""
+        return self._kept.get((platform, key))
+
+    def load(self, connection: Connection, platform: str, key: str) -> SigningKeys | None:
+        """Read and decrypt the integration's secrets now, and keep them for later requests."""
+        row = connection.execute(FIND_INTEGRATION, {"key": key, "platform": platform}).first()
+        if row is None:
+            self._kept.pop((platform, key), None)
+            return None
+        integration_id, sealed = row
+        secrets = tuple(self._box.open(sealed, []))
+        if len(self._kept) >= self._max_kept:
+            self._kept.clear()
+        self._kept[(platform, key)] = SigningKeys(integration_id, sealed, secrets, fresh=False)
+        return SigningKeys(integration_id, sealed, secrets, fresh=True)

@@ -1,0 +1,61 @@
+"""Enqueueing: the one-LPUSH publisher sends what `send_task` sends, and a worker runs it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+from celery import Celery
+
+from service.queue import PROCESS_DELIVERY, RedisPublisher, celery_settings
+
+
+@pytest.fixture()
+def private_queue(app, broker_url):
+    """A Celery app like the service's whose tasks go to a queue no worker reads."""
+    if not broker_url.startswith("redis"):
+        pytest.skip("the one-LPUSH publisher is for Redis brokers")
+    import redis
+
+    celery = Celery("roomwise-test")
+    celery.conf.update(celery_settings(app.extensions["roomwise.settings"]))
+    name = f"roomwise-test-{uuid.uuid4().hex}"
+    celery.conf.task_default_queue = name
+    with redis.Redis.from_url(broker_url) as client:
+        yield celery, client, name
+        client.delete(name)
+    celery.close()
+
+
+def published(client, queue: str) -> dict:
+    [raw] = client.lrange(queue, 0, -1)
+    client.delete(queue)
+    return json.loads(raw)
+
+
+def test_redis_publisher_sends_the_message_send_task_sends(private_queue, broker_url):
+    celery, client, queue = private_queue
+
+    celery.send_task(PROCESS_DELIVERY, args=[42])
+    expected = published(client, queue)
+    RedisPublisher(celery, broker_url)(PROCESS_DELIVERY, [42])
+    actual = published(client, queue)
+
+    assert actual.keys() == expected.keys()
+    assert base64.b64decode(actual["body"]) == base64.b64decode(expected["body"])
+    for field in ("content-encoding", "content-type"):
+        assert actual[field] == expected[field]
+    per_message = {"id", "root_id", "origin", "ignore_result"}
+    assert actual["headers"].keys() == expected["headers"].keys()
+    assert {k: v for k, v in actual["headers"].items() if k not in per_message} == {
+        k: v for k, v in expected["headers"].items() if k not in per_message
+    }
+    assert actual["headers"]["task"] == PROCESS_DELIVERY
+    assert actual["headers"]["root_id"] == actual["headers"]["id"]
+    assert actual["properties"].keys() == expected["properties"].keys()
+    for field in ("delivery_mode", "delivery_info", "priority", "body_encoding"):
+        assert actual["properties"][field] == expected["properties"][field]
+    assert actual["properties"]["correlation_id"] == actual["headers"]["id"]
+    assert actual["properties"]["delivery_tag"] != expected["properties"]["delivery_tag"]
