@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-email clean
 
 run: $(VENV)/.runtime  ## Set up, migrate, seed a demo organizer and run web + worker + beat
 	$(PY) scripts/run_local.py
@@ -18,6 +18,9 @@ lint: $(VENV)/.dev  ## Style, formatting and type checks
 
 bench: $(VENV)/.dev  ## Webhook ingest benchmark (PostgreSQL + Redis on 127.0.0.1)
 	$(PY) -m bench.ingest
+
+bench-email: $(VENV)/.dev  ## Email benchmark: 10,000 recaps next to a bare smtplib loop (PostgreSQL)
+	$(PY) -m bench.email
 
 clean:  ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var
