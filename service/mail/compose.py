@@ -617,7 +617,9 @@ def _health_sentence(health: HealthInput | None) -> str:
         return "Not scored yet: health needs a gathering with check-ins."
     if health.value is None:
         return health.summary
-    return f"Health {health.value:.0f}/100. {health.summary}"
+    value = f"{health.value:.0f}/100"
+    # The model's own sentence usually states the value already; say it once.
+    return health.summary if value in health.summary else f"Health {value}. {health.summary}"
 
 
 def _trend_sentence(health: HealthInput | None) -> str:
@@ -638,7 +640,8 @@ def _trend_sentence(health: HealthInput | None) -> str:
         f"records, {moved}."
     )
     if health and health.trend:
-        text += f" Trend: {health.trend}"
+        trend = health.trend
+        text += f" {trend}" if trend.lower().startswith("trend") else f" Trend: {trend}"
     return text
 
 

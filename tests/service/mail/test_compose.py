@@ -271,6 +271,11 @@ def test_health_and_its_trend():
         "Health after each of the last 2 gatherings, recomputed from today's records, rose "
         "from 61 to 72. Trend: attendance grew 2.0% a gathering"
     )
+    # The model's own sentences often state the value and say "Trend" already: once is enough.
+    stated = HealthInput(72.4, "Group health 72/100 (weights …).", "Trend 0.65: grew", history)
+    [group] = week([held(1, {1})], health=stated).groups
+    assert group.health_sentence == "Group health 72/100 (weights …)."
+    assert group.trend_sentence.endswith("rose from 61 to 72. Trend 0.65: grew")
     [group] = week([held(1, {1})]).groups
     assert group.health_sentence.startswith("Not scored yet")
     assert group.trend_sentence.startswith("The chart starts once")
