@@ -76,7 +76,7 @@ class IngestStatements(Protocol):
 
 @contextmanager
 def ingest_statements(engine: Engine) -> Iterator[IngestStatements]:
-    """The statements on one of `engine`'s connections, each committed as it runs.
+    """The statements on one of `engine`'s connections, committed by the end of the block.
 
     The ingest engine's PostgreSQL connections are in autocommit mode (`service.db`), so a
     stored delivery is committed when its statement returns; elsewhere the statements share a
@@ -91,9 +91,14 @@ def ingest_statements(engine: Engine) -> Iterator[IngestStatements]:
         pooled = engine.raw_connection()
     except psycopg.Error as err:
         raise _wrapped(err, engine.dialect, lost=False) from err
+    driver_connection: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
     try:
-        with pooled.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        with driver_connection.cursor() as cursor:
             yield _PsycopgStatements(cursor, compiled)
+        if not driver_connection.autocommit:
+            # Only on an engine other than the ingest engine: nothing may wait for the pool's
+            # rollback on return.
+            driver_connection.commit()
     except psycopg.Error as err:
         dbapi_connection = pooled.dbapi_connection
         lost = engine.dialect.is_disconnect(err, dbapi_connection, None)  # type: ignore[arg-type]

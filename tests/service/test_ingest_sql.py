@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 
-from service.db import ingest_engine_for, session_scope
+from service.db import engine_for, ingest_engine_for, session_scope
 from service.ingest_sql import ingest_statements
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
 from tests.conftest import Tenant
@@ -54,6 +54,14 @@ def test_lookup_store_duplicate_and_find(app, tenant):
         assert stored.headers == {"webhook-id": external_id}
         assert stored.body == b'{"type": "attendee.checked_in"}'
         assert stored.received_at.tzinfo is not None
+
+
+def test_a_transactional_engine_commits_when_the_block_ends(app, tenant):
+    row = delivery(tenant, sealed_secrets(app, tenant), f"msg_{uuid.uuid4().hex}")
+    with ingest_statements(engine_for(app)) as statements:
+        statements.store_delivery(row)
+    with app.app_context(), session_scope() as session:
+        assert session.scalar(select(Delivery.id).where(Delivery.external_id == row["external_id"]))
 
 
 def test_nothing_is_stored_under_secrets_that_changed(app, tenant):
