@@ -7,11 +7,15 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# Webhook ingest is short: verify, one INSERT and commit, one broker push. On 2 cores with a
-# local database it is CPU-bound in these processes, and 2-5 workers of 2-4 threads ingest
-# alike (BENCHMARKS.md); the threads are for database and broker waits on a network.
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# One process per core, each with 8 threads. Webhook ingest is short: verify, one INSERT
+# (committed as it returns), one broker push, so a process spends most of a request's time
+# waiting on PostgreSQL and Redis, and threads cover those waits at far less cost than more
+# processes: measured on 2 cores, 2 workers x 8 threads took about a quarter less CPU per
+# delivery than 5 x 4, whose processes contended for the cores (BENCHMARKS.md). More threads
+# also cover the longer waits of a networked database. The ingest engine keeps up to 16
+# connections per process (`service/db.py`), so raise that with GUNICORN_THREADS beyond it.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 worker_class = "gthread"
 # Platforms give up after 5–30 s; answer or fail well inside that.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "20"))

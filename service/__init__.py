@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import db
+from service import db, sessions
 from service.cli import register_commands
 from service.config import load_settings
 from service.context import init_context
@@ -32,6 +32,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.webhook_max_bytes)
     init_context(app, settings)
     db.init_app(app, settings.database_url)
+    sessions.init_app(app)
     celery_init_app(app, settings)
     register_blueprints(app)
     register_error_handlers(app)

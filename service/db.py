@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 EXTENSION_KEY = "roomwise.sessionmaker"
 INGEST_ENGINE_KEY = "roomwise.ingest_engine"
+# At least as many as a web worker has threads (`gunicorn.conf.py`).
+INGEST_POOL_SIZE = 16
 
 
 def make_engine(database_url: str) -> Engine:
@@ -49,7 +51,11 @@ def make_ingest_engine(database_url: str, engine: Engine) -> Engine:
         return engine
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
+    # Connections are opened as concurrent requests need them, and every one is kept: a pool
+    # smaller than a worker's threads would close and reopen a connection on most requests.
+    return create_engine(
+        url, isolation_level="AUTOCOMMIT", pool_size=INGEST_POOL_SIZE, max_overflow=10
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from service.attendance import apply_events
 from service.crypto import SecretBox
 from service.errors import ApiError
 from service.imports import InvalidRows
+from service.ingest_sql import IngestStatements, ingest_statements
 from service.keyring import Keyring, SigningKeys
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
 from service.rescoring import gatherings_of_delivery, mark_stale
@@ -53,36 +54,6 @@ class ReceiveResult:
 
 # A kept guess, then a fresh read, then one more in case the secrets changed during that read.
 MAX_STORE_ATTEMPTS = 3
-
-# One statement stores a delivery, only while its integration still has the secrets it was
-# verified with, and only once per (integration, delivery id). Written as text so that it is
-# compiled once and cached (SQLAlchemy's dialect `insert … on_conflict_do_nothing` constructs
-# are compiled anew on every execution); PostgreSQL and SQLite both accept it as it is.
-STORE_DELIVERY = (
-    text(
-        """
-    INSERT INTO delivery
-        (integration_id, external_id, event_type, headers, body, status, reason, attempts,
-         received_at)
-    SELECT id, :external_id, :event_type, :headers, :body, :status, :reason, 0, :received_at
-    FROM integration
-    WHERE id = :integration_id AND secrets_encrypted = :secrets_encrypted
-    ON CONFLICT (integration_id, external_id) DO NOTHING
-    RETURNING id
-    """
-    )
-    .bindparams(
-        bindparam("headers", type_=Delivery.__table__.c.headers.type),
-        bindparam("body", type_=Delivery.__table__.c.body.type),
-        bindparam("received_at", type_=Delivery.__table__.c.received_at.type),
-    )
-    .columns(Delivery.__table__.c.id)
-)
-
-FIND_DELIVERY = select(Delivery.id).where(
-    Delivery.integration_id == bindparam("integration_id"),
-    Delivery.external_id == bindparam("external_id"),
-)
 
 
 def receive(
@@ -128,15 +99,15 @@ def _receive(
     headers: Mapping[str, str],
     now: datetime | None,
 ) -> ReceiveResult:
-    with engine.begin() as connection:
+    with ingest_statements(engine) as statements:
         keys = keyring.kept(platform, key)
         for _ in range(MAX_STORE_ATTEMPTS):
             if keys is None:
-                keys = keyring.load(connection, platform, key)
+                keys = keyring.load(statements, platform, key)
                 if keys is None:
                     raise ApiError("unknown_integration", "no integration has this webhook URL")
             try:
-                result = _store(connection, adapter, keys, body, headers, now)
+                result = _store(statements, adapter, keys, body, headers, now)
             except ApiError:
                 if keys.fresh:
                     raise
@@ -149,7 +120,7 @@ def _receive(
 
 
 def _store(
-    connection: Connection,
+    statements: IngestStatements,
     adapter: Adapter,
     keys: SigningKeys,
     body: bytes,
@@ -169,8 +140,7 @@ def _store(
 
     ignored = all(event.kind is EventKind.UNKNOWN for event in events)
     event_type = ",".join(sorted({event.platform_type for event in events}))[:100]
-    delivery_id = connection.execute(
-        STORE_DELIVERY,
+    delivery_id = statements.store_delivery(
         {
             "integration_id": keys.integration_id,
             "secrets_encrypted": keys.sealed,
@@ -181,16 +151,14 @@ def _store(
             "status": DeliveryStatus.IGNORED if ignored else DeliveryStatus.RECEIVED,
             "reason": "ignored" if ignored else None,
             "received_at": now or utcnow(),
-        },
-    ).scalar()
+        }
+    )
     if delivery_id is not None:
         receipt = Receipt.IGNORED if ignored else Receipt.ACCEPTED
         return ReceiveResult(receipt, delivery_id, event_type)
     if not keys.fresh:
         return None
-    existing = connection.execute(
-        FIND_DELIVERY, {"integration_id": keys.integration_id, "external_id": external_id}
-    ).first()
+    existing = statements.delivery_exists(keys.integration_id, external_id)
     return ReceiveResult(Receipt.DUPLICATE, None, event_type) if existing else None
 
 

@@ -13,17 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
-
 from service.crypto import SecretBox
-from service.models import Integration
+from service.ingest_sql import IngestStatements
 
 # Entries are only made for integrations that exist, so this bounds memory, not correctness.
 MAX_KEPT = 10_000
-
-FIND_INTEGRATION = select(Integration.id, Integration.secrets_encrypted).where(
-    Integration.key == bindparam("key"), Integration.platform == bindparam("platform")
-)
 
 
 @dataclass(frozen=True)
@@ -49,9 +43,9 @@ class Keyring:
         """The secrets read by an earlier request, if any; they may be out of date."""
         return self._kept.get((platform, key))
 
-    def load(self, connection: Connection, platform: str, key: str) -> SigningKeys | None:
+    def load(self, statements: IngestStatements, platform: str, key: str) -> SigningKeys | None:
         """Read and decrypt the integration's secrets now, and keep them for later requests."""
-        row = connection.execute(FIND_INTEGRATION, {"key": key, "platform": platform}).first()
+        row = statements.find_integration(platform, key)
         if row is None:
             self._kept.pop((platform, key), None)
             return None

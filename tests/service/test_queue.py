@@ -59,3 +59,52 @@ def test_redis_publisher_sends_the_message_send_task_sends(private_queue, broker
         assert actual["properties"][field] == expected["properties"][field]
     assert actual["properties"]["correlation_id"] == actual["headers"]["id"]
     assert actual["properties"]["delivery_tag"] != expected["properties"]["delivery_tag"]
+
+
+def broker_clients(client) -> dict[str, dict]:
+    """The broker's client connections to the test database, by id."""
+    database = str(client.connection_pool.connection_kwargs.get("db", 0))
+    return {entry["id"]: entry for entry in client.client_list() if entry["db"] == database}
+
+
+def test_connections_are_kept_for_the_next_message(private_queue, broker_url):
+    import threading
+
+    celery, client, queue = private_queue
+    publisher = RedisPublisher(celery, broker_url)
+    before = broker_clients(client).keys()
+    started = threading.Barrier(3)
+
+    def publish_together(n: int) -> None:
+        started.wait()
+        publisher(PROCESS_DELIVERY, [n])
+
+    threads = [threading.Thread(target=publish_together, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    opened = broker_clients(client).keys() - before
+    publisher(PROCESS_DELIVERY, [3])
+    publisher(PROCESS_DELIVERY, [4])
+
+    messages = [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
+    bodies = [json.loads(base64.b64decode(message["body"])) for message in messages]
+    assert sorted(body[0][0] for body in bodies) == [0, 1, 2, 3, 4]
+    # At most one connection per thread publishing at once, and none opened afterwards.
+    assert 1 <= len(opened) <= 3
+    assert broker_clients(client).keys() - before == opened
+
+
+def test_a_connection_the_broker_dropped_is_replaced(private_queue, broker_url):
+    celery, client, queue = private_queue
+    publisher = RedisPublisher(celery, broker_url)
+    before = broker_clients(client).keys()
+    publisher(PROCESS_DELIVERY, [1])
+    [kept] = broker_clients(client).keys() - before
+    client.client_kill_filter(_id=kept)
+
+    publisher(PROCESS_DELIVERY, [2])
+
+    assert client.llen(queue) == 2
+    assert len(broker_clients(client).keys() - before - {kept}) == 1
