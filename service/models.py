@@ -383,6 +383,22 @@ class RescoreJob(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class GroupRescoreJob(Base):
+    """A group whose health and member standings are stale, and when to recompute them.
+
+    Rescoring a gathering marks its group; a group already marked keeps its earlier due time,
+    so a busy group is rescored once per debounce however many of its gatherings change, and
+    a gathering's own score never waits for its group's.
+    """
+
+    __tablename__ = "group_rescore_job"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class GatheringScoreSnapshot(Base):
     """The latest size score of a gathering, its per-attendee figures and the organizer's actions,
     as the scoring model of `model_version` computed them (`data` holds factors and sentences)."""

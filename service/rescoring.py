@@ -2,9 +2,12 @@
 
 A change (a check-in, a connection, an outcome) marks its gathering stale with a due time a
 moment ahead (`mark_stale`); beat's `rescore_due` claims due gatherings (`claim_due`) and
-rescores each (`rescore_gathering`), then its group's health and every member's standing
-(`rescore_group`). `rescore_all` rescores everything at once, reading each group's rows in a
-few queries instead of several per gathering. This module turns rows
+rescores each (`rescore_gathering`), which marks its group stale with a due time of its own,
+further ahead (`GROUP_DEBOUNCE`); due groups (`claim_due_groups`) then get their health and
+every member's standing recomputed (`rescore_group`). A gathering's score thus follows a
+check-in within about a second, while a busy group's standings, which read its whole history,
+are recomputed once per group debounce. `rescore_all` rescores everything at once, reading
+each group's rows in a few queries instead of several per gathering. This module turns rows
 into the plain inputs of `service.scoring` and its results into snapshots; the scoring itself
 stays pure.
 """
@@ -20,7 +23,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service import outbound
 from service.group_settings import effective_settings, json_ready
@@ -32,6 +35,7 @@ from service.models import (
     GatheringScoreSnapshot,
     Group,
     GroupHealthSnapshot,
+    GroupRescoreJob,
     MemberStandingSnapshot,
     Outcome,
     RescoreJob,
@@ -48,6 +52,10 @@ from service.upsert import insert_ignoring_conflict, upsert_many
 
 # How long a change waits for others to join it before its gathering is rescored.
 DEBOUNCE = timedelta(seconds=0.5)
+# How long a rescored gathering's group waits before its health and standings follow: they
+# read the group's whole history, so a group with a gathering in progress is recomputed once
+# per this interval, not after every check-in.
+GROUP_DEBOUNCE = timedelta(seconds=5)
 DEFAULT_HOURS = 2.0
 # The outcome kinds that count as business received (SCORING.md §4: leads and referrals).
 BUSINESS_OUTCOMES = ("lead", "referral", "closed_business")
@@ -60,6 +68,15 @@ def mark_stale(session: Session, gathering_ids: Iterable[int], now: datetime | N
         insert_ignoring_conflict(
             session, RescoreJob, {"gathering_id": gathering_id, "due_at": due}, ["gathering_id"]
         )
+
+
+def mark_group_due(session: Session, group_id: int, now: datetime | None = None) -> None:
+    """Ask for a group's health and standings to be recomputed after `GROUP_DEBOUNCE`; an
+    earlier request keeps its due time."""
+    due = (now or utcnow()) + GROUP_DEBOUNCE
+    insert_ignoring_conflict(
+        session, GroupRescoreJob, {"group_id": group_id, "due_at": due}, ["group_id"]
+    )
 
 
 def mark_group_stale(session: Session, group_id: int, gathering_id: int | None = None) -> None:
@@ -95,17 +112,32 @@ def claim_due(session: Session, now: datetime | None = None, limit: int = 50) ->
     change that marks a gathering while it is being rescored waits for this transaction, then
     marks it again, so no change is ever missed.
     """
+    return _claim(session, RescoreJob.gathering_id, RescoreJob.due_at, now, limit)
+
+
+def claim_due_groups(session: Session, now: datetime | None = None, limit: int = 1) -> list[int]:
+    """Take up to `limit` due groups off the list, as `claim_due` takes gatherings."""
+    return _claim(session, GroupRescoreJob.group_id, GroupRescoreJob.due_at, now, limit)
+
+
+def _claim(
+    session: Session,
+    key: InstrumentedAttribute[int],
+    due_at: InstrumentedAttribute[datetime],
+    now: datetime | None,
+    limit: int,
+) -> list[int]:
     ids = list(
         session.scalars(
-            select(RescoreJob.gathering_id)
-            .where(RescoreJob.due_at <= (now or utcnow()))
-            .order_by(RescoreJob.due_at)
+            select(key)
+            .where(due_at <= (now or utcnow()))
+            .order_by(due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
     if ids:
-        session.execute(delete(RescoreJob).where(RescoreJob.gathering_id.in_(ids)))
+        session.execute(delete(key.class_).where(key.in_(ids)))
     return ids
 
 
@@ -140,10 +172,13 @@ def open_hours(gathering: Gathering, settings: ScoringSettings) -> float:
 
 
 def rescore_gathering(session: Session, gathering_id: int) -> GatheringScoreSnapshot | None:
-    """Recompute a gathering's size score, attendee figures and actions; store the snapshot."""
+    """Recompute a gathering's size score, attendee figures and actions; store the snapshot,
+    and mark its group due for its health and standings."""
     gathering = session.get(Gathering, gathering_id)
     if gathering is None:
         return None
+    if gathering.group_id is not None:
+        mark_group_due(session, gathering.group_id)
     value, data = _gathering_score(gathering, _gathering_rows(session, gathering))
     snapshot = session.get(GatheringScoreSnapshot, gathering.id)
     if snapshot is None:
