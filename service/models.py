@@ -255,7 +255,10 @@ class AttendanceEvent(Base):
     attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))
     occurred_at: Mapped[datetime]
-    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"))
+    # Indexed: processing a delivery looks up the gatherings its events touched.
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Connection(Base):
