@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -273,7 +273,7 @@ def _store_group_scores(
     snapshot.value = None if health.value is None else round(health.value, 1)
     snapshot.data = {
         "summary": health.summary,
-        "factors": [plain(factor) for factor in health.factors],
+        "factors": [json_ready(factor) for factor in health.factors],
         "weights": dict(health.weights),
     }
     snapshot.computed_at = now
@@ -318,9 +318,9 @@ def live_view(session: Session, gathering: Gathering) -> dict[str, Any]:
         "head_count_now": inside,
         "checked_in": len(visits),
         "peak": peak,
-        "recommended_band": plain(band),
+        "recommended_band": json_ready(band),
         "acoustic_capacity": n_ac,
-        "alerts": [plain(alert) for alert in live_alerts(len(visits), peak, band, n_ac)],
+        "alerts": [json_ready(alert) for alert in live_alerts(len(visits), peak, band, n_ac)],
     }
 
 
@@ -382,10 +382,10 @@ def _gathering_score(gathering: Gathering, rows: GatheringRows) -> tuple[int, di
         "head_count": head_count,
         "peak": peak,
         "hours": round(hours, 3),
-        "factors": [plain(factor) for factor in size.factors],
-        "band": plain(band),
+        "factors": [json_ready(factor) for factor in size.factors],
+        "band": json_ready(band),
         "acoustic_capacity": acoustic_capacity(settings),
-        "actions": [plain(action) for action in actions],
+        "actions": [json_ready(action) for action in actions],
         "connections_logged": logged,
         "first_timers": sorted(first_timers),
         "attendees": {str(person): _attendee_json(score) for person, score in attendees.items()},
@@ -698,7 +698,7 @@ def _rescore_members(
             "data": {
                 "label": standing.label,
                 "rule": standing.rule.value,
-                "numbers": plain(standing.numbers),
+                "numbers": json_ready(standing.numbers),
                 "sentences": list(standing.sentences),
                 "attended": attended[member],
                 "attendance_rate": round(rates[member], 3),
@@ -808,10 +808,3 @@ def _attendee_json(score: AttendeeScore) -> dict[str, Any]:
         "coverage": score.coverage.value,
         "sentence": score.sentence,
     }
-
-
-def plain(value: Any) -> Any:
-    """A scoring result (dataclasses, enums, mappings) as plain JSON values."""
-    if hasattr(value, "__dataclass_fields__"):
-        return json_ready(asdict(value))
-    return json_ready(value)
