@@ -449,7 +449,10 @@ def _group_rows(
     ).all()
     visits: dict[int, list[Visit]] = defaultdict(list)
     registered: Counter[int] = Counter()
-    for gathering_id, person_id, checked_in, checked_out, has_registered in session.execute(
+    # The group's rows go through Core (`session.connection()`): plain tuples, without the ORM's
+    # per-row bookkeeping, which on a large group costs more than reading them.
+    core = session.connection()
+    for gathering_id, person_id, checked_in, checked_out, has_registered in core.execute(
         select(
             Attendance.gathering_id,
             Attendance.person_id,
@@ -465,7 +468,7 @@ def _group_rows(
         if checked_in is not None:
             visits[gathering_id].append(Visit(person_id, checked_in, checked_out))
     connections: dict[int, list[tuple[int, int, bool, bool]]] = defaultdict(list)
-    for gathering_id, low, high, confirmed, followed_up in session.execute(
+    for gathering_id, low, high, confirmed, followed_up in core.execute(
         select(
             Connection.gathering_id,
             Connection.person_low_id,
@@ -668,7 +671,10 @@ def _rescore_members(
     rows = []
     changes = []
     for member in members:
-        mean_connections = statistics.mean(met[member]) if met[member] and logged_any else None
+        # Counts: their sum over their number is the exact mean statistics.mean gives, at once.
+        mean_connections = (
+            sum(met[member]) / len(met[member]) if met[member] and logged_any else None
+        )
         standing = member_standing(
             Member(
                 attended=attended[member],
