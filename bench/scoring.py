@@ -21,7 +21,7 @@ One run, on 127.0.0.1 only, against database `roomwise_scorebench` and Redis dat
    the two runs is the baseline, so the ratio never flatters the rescore;
 4. starts the production stack as `docker-compose.yml` runs it: gunicorn with
    `gunicorn.conf.py`, `celery -A tasks.worker worker -Q celery` (prefork, 2 processes), the
-   scorer `celery -A tasks.worker worker -Q scoring` (prefork, 1 process) and
+   scorer `celery -A tasks.worker worker -Q scoring --pool=solo` (one process) and
    `celery -A tasks.worker beat`, and sends signed
    `standard` check-ins at a steady rate to new gatherings of existing groups, each person once;
    for a sample it measures from the 202 to the first snapshot of the gathering that lists the
@@ -620,6 +620,8 @@ class Sample:
     gathering_key: str
     person_id: int
     answered_at: float  # epoch seconds
+    delivery_id: int | None = None
+    processed_at: float | None = None  # when the worker applied the delivery
     computed_at: float | None = None
     seen_at: float | None = None
 
@@ -769,7 +771,7 @@ def send_steadily(
                         headers={**headers, "Content-Type": "application/json"},
                     )
                     response = connection.getresponse()
-                    response.read()
+                    answer = response.read()
                 except (OSError, http.client.HTTPException) as err:
                     connection.close()
                     log.note(None, type(err).__name__, 0.0, began - due)
@@ -778,7 +780,12 @@ def send_steadily(
                 log.note(str(response.status), None, time.monotonic() - began, began - due)
                 if response.status == 202 and check_in.sampled:
                     observer.expect(
-                        Sample(check_in.gathering.key, check_in.person_id, answered_at=answered)
+                        Sample(
+                            check_in.gathering.key,
+                            check_in.person_id,
+                            answered_at=answered,
+                            delivery_id=json.loads(answer).get("delivery"),
+                        )
                     )
         finally:
             connection.close()
@@ -826,15 +833,14 @@ def latency_test(
     port = free_port()
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
 
-    def worker_argv(queue: str, processes: int) -> list[str]:
+    def worker_argv(queue: str, *pool: str) -> list[str]:
         return celery_argv(
             SERVICE_WORKER,
             "worker",
             "--queues",
             queue,
             "--loglevel=INFO",
-            f"--concurrency={processes}",
-            "--pool=prefork",
+            *pool,
             "--without-mingle",
             "--without-gossip",
             "--hostname",
@@ -850,8 +856,17 @@ def latency_test(
                 workdir,
             )
         )
-        worker = stack.enter_context(started("worker", worker_argv(DEFAULT_QUEUE, 2), env, workdir))
-        scorer = stack.enter_context(started("scorer", worker_argv(SCORING_QUEUE, 1), env, workdir))
+        worker = stack.enter_context(
+            started(
+                "worker",
+                worker_argv(DEFAULT_QUEUE, "--pool=prefork", "--concurrency=2"),
+                env,
+                workdir,
+            )
+        )
+        scorer = stack.enter_context(
+            started("scorer", worker_argv(SCORING_QUEUE, "--pool=solo"), env, workdir)
+        )
         beat = stack.enter_context(
             started("beat", celery_argv(SERVICE_WORKER, "beat", "--loglevel=INFO"), env, workdir)
         )
@@ -877,7 +892,16 @@ def latency_test(
         peaks_kb = {pid: status_kb(pid, "VmHWM") for pid in pool if pid in table}
         unprocessed = pending_deliveries(url)
     samples = observer.samples
+    note_processed(url, samples)
     computed = [s.computed_at - s.answered_at for s in samples if s.computed_at is not None]
+    # The scoring path alone: from the worker applying the delivery to the snapshot showing it.
+    scored = [
+        s.computed_at - s.processed_at
+        for s in samples
+        if s.computed_at is not None and s.processed_at is not None
+    ]
+    # The delivery path alone: from the 202 to the worker applying the delivery.
+    processed = [s.processed_at - s.answered_at for s in samples if s.processed_at is not None]
     seen = [s.seen_at - s.answered_at for s in samples if s.seen_at is not None]
     accepted = log.statuses.get("202", 0)
     return {
@@ -898,6 +922,8 @@ def latency_test(
         "drained_s": round(drained_s, 1),
         "latency_by_computed_at_s": percentiles(computed),
         "latency_seen_by_reader_s": percentiles(seen),
+        "latency_202_to_processed_s": percentiles(processed),
+        "latency_processed_to_computed_at_s": percentiles(scored),
         "p95_counting_not_updated_s": p95_with_misses(computed, len(samples)),
         "deliveries_unprocessed_after_drain": unprocessed,
         "worker_tasks": task_summary(workdir / "worker.log", workdir / "scorer.log"),
@@ -944,6 +970,22 @@ def p95_with_misses(latencies: Sequence[float], samples: int) -> float | None:
     index = int(0.95 * samples)
     ordered = sorted(latencies)
     return round(ordered[index], 3) if index < len(ordered) else None
+
+
+def note_processed(url: str, samples: list[Sample]) -> None:
+    """When the worker applied each sampled delivery (`delivery.processed_at`)."""
+    ids = [s.delivery_id for s in samples if s.delivery_id is not None]
+    with psycopg.connect(url) as connection:
+        processed = dict(
+            connection.execute(
+                "SELECT id, processed_at FROM delivery WHERE id = ANY(%s) AND processed_at "
+                "IS NOT NULL",
+                (ids,),
+            ).fetchall()
+        )
+    for sample in samples:
+        if sample.delivery_id in processed:
+            sample.processed_at = processed[sample.delivery_id].timestamp()
 
 
 def pending_deliveries(url: str) -> int:
@@ -1009,6 +1051,8 @@ def print_report(result: dict[str, Any]) -> None:
     rescore, latency, met = result["full_rescore"], result["latency"], result["targets_met"]
     by_computed = latency["latency_by_computed_at_s"] or {}
     seen = latency["latency_seen_by_reader_s"] or {}
+    processed = latency["latency_202_to_processed_s"] or {}
+    scored = latency["latency_processed_to_computed_at_s"] or {}
     mark = {True: "met", False: "MISSED"}
     print()
     print(f"{'figure':44} {'measured':>14} {'target':>10}  verdict")
@@ -1044,6 +1088,18 @@ def print_report(result: dict[str, Any]) -> None:
         (
             "rescore latency p50 / p95 (s), seen",
             f"{seen.get('p50', float('nan')):.2f} / {seen.get('p95', float('nan')):.2f}",
+            "",
+            None,
+        ),
+        (
+            "  of which 202 → delivery processed",
+            f"{processed.get('p50', float('nan')):.2f} / {processed.get('p95', float('nan')):.2f}",
+            "",
+            None,
+        ),
+        (
+            "  of which processed → score computed",
+            f"{scored.get('p50', float('nan')):.2f} / {scored.get('p95', float('nan')):.2f}",
             "",
             None,
         ),
