@@ -33,6 +33,7 @@ One run, on 127.0.0.1 only, against database `roomwise_scorebench` and Redis dat
 Every process it starts is stopped on exit, Ctrl-C and SIGTERM included.
 
     .venv/bin/python -m bench.scoring [--reuse] [--rate 100] [--duration 40] [--profile]
+        [--worker-pool prefork|threads] [--worker-concurrency 2]
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class Config:
     sample_every: int
     drain_s: int
     senders: int
+    worker_pool: str
+    worker_concurrency: int
     profile: bool
     results_dir: Path
 
@@ -132,6 +135,15 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     )
     parser.add_argument("--senders", type=int, default=16, help="concurrent HTTP connections")
     parser.add_argument(
+        "--worker-pool",
+        choices=("prefork", "threads"),
+        default="prefork",
+        help="pool of the worker that processes deliveries",
+    )
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=2, help="its processes or threads"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="run the full rescore under cProfile (slower)"
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -152,6 +164,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         sample_every=args.sample_every,
         drain_s=args.drain,
         senders=args.senders,
+        worker_pool=args.worker_pool,
+        worker_concurrency=args.worker_concurrency,
         profile=args.profile,
         results_dir=args.results_dir,
     )
@@ -859,7 +873,11 @@ def latency_test(
         worker = stack.enter_context(
             started(
                 "worker",
-                worker_argv(DEFAULT_QUEUE, "--pool=prefork", "--concurrency=2"),
+                worker_argv(
+                    DEFAULT_QUEUE,
+                    f"--pool={config.worker_pool}",
+                    f"--concurrency={config.worker_concurrency}",
+                ),
                 env,
                 workdir,
             )
@@ -906,6 +924,7 @@ def latency_test(
     accepted = log.statuses.get("202", 0)
     return {
         "rate_target": config.rate,
+        "worker": f"{config.worker_pool} × {config.worker_concurrency}",
         "duration_s": config.duration_s,
         "live_gatherings": config.live_gatherings,
         "check_ins_planned": len(check_ins),
