@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, fields, replace
+from dataclasses import fields, is_dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -168,12 +168,15 @@ def effective_settings(group: Group | None, gathering: Gathering | None = None) 
 
 def settings_json(settings: ScoringSettings) -> dict[str, Any]:
     """Effective settings as plain JSON values (enums as their names)."""
-    plain: dict[str, Any] = json_ready(asdict(settings))
+    plain: dict[str, Any] = json_ready(settings)
     return plain
 
 
 def json_ready(value: Any) -> Any:
-    """Plain JSON values: mappings and sequences walked, enums as their values."""
+    """Plain JSON values: dataclasses as mappings of their fields (what `asdict` gives, without
+    its deep copy), mappings and sequences walked, enums as their values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {field.name: json_ready(getattr(value, field.name)) for field in fields(value)}
     if isinstance(value, Mapping):
         return {str(key): json_ready(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

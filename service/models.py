@@ -255,7 +255,10 @@ class AttendanceEvent(Base):
     attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))
     occurred_at: Mapped[datetime]
-    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"))
+    # Indexed: processing a delivery looks up the gatherings its events touched.
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delivery.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Connection(Base):
@@ -379,6 +382,22 @@ class RescoreJob(Base):
 
     gathering_id: Mapped[int] = mapped_column(
         ForeignKey("gathering.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class GroupRescoreJob(Base):
+    """A group whose health and member standings are stale, and when to recompute them.
+
+    Rescoring a gathering marks its group; a group already marked keeps its earlier due time,
+    so a busy group is rescored once per debounce however many of its gatherings change, and
+    a gathering's own score never waits for its group's.
+    """
+
+    __tablename__ = "group_rescore_job"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("networking_group.id", ondelete="CASCADE"), primary_key=True
     )
     due_at: Mapped[datetime] = mapped_column(index=True)
 

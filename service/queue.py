@@ -20,6 +20,7 @@ from typing import Any
 import redis
 from celery import Celery, Task
 from flask import Flask, current_app
+from kombu.entity import Queue
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
@@ -46,6 +47,12 @@ PUBLISH_RETRY_INTERVAL_S = 0.1
 
 # Sends one task by name with a list of JSON arguments; raises when the broker cannot take it.
 Publish = Callable[[str, list[Any]], None]
+
+# Rescoring has a queue of its own, so that a gathering's score never waits behind a backlog
+# of deliveries, and a deployment can give it a worker of its own (`-Q scoring`). A worker
+# started without `-Q` consumes both queues.
+DEFAULT_QUEUE = "celery"
+SCORING_QUEUE = "scoring"
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
@@ -79,6 +86,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         # Take one message at a time so a slow task does not hoard others.
         "worker_prefetch_multiplier": 1,
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_queues": [_queue(DEFAULT_QUEUE), _queue(SCORING_QUEUE)],
+        "task_routes": {RESCORE_DUE: {"queue": SCORING_QUEUE}},
         # A web request must not hang on a dead broker: fail fast, the sweeper catches up.
         "broker_connection_timeout": BROKER_CONNECT_TIMEOUT_S,
         "broker_connection_retry_on_startup": True,
@@ -101,6 +111,11 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # kombu hands these to SQLAlchemy's create_engine: wait on a busy file, don't fail.
         conf["broker_transport_options"] = {"connect_args": {"timeout": 30}}
     return conf
+
+
+def _queue(name: str) -> Queue:
+    queue: Queue = Queue(name)  # type: ignore[no-untyped-call]  # kombu is not annotated
+    return queue
 
 
 def _use_wal(path: Path) -> None:

@@ -2,10 +2,14 @@
 
 A change (a check-in, a connection, an outcome) marks its gathering stale with a due time a
 moment ahead (`mark_stale`); beat's `rescore_due` claims due gatherings (`claim_due`) and
-rescores each (`rescore_gathering`), then its group's health and every member's standing
-(`rescore_group`). `rescore_all` rescores everything at once, reading each group's rows in a
-few queries instead of several per gathering. This module turns rows into the plain inputs of
-`service.scoring` and its results into snapshots; the scoring itself stays pure.
+rescores each (`rescore_gathering`), which marks its group stale with a due time of its own,
+further ahead (`GROUP_DEBOUNCE`); due groups (`claim_due_groups`) then get their health and
+every member's standing recomputed (`rescore_group`). A gathering's score thus follows a
+check-in within about a second, while a busy group's standings, which read its whole history,
+are recomputed once per group debounce. `rescore_all` rescores everything at once, reading
+each group's rows in a few queries instead of several per gathering. This module turns rows
+into the plain inputs of `service.scoring` and its results into snapshots; the scoring itself
+stays pure.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service import outbound
 from service.group_settings import effective_settings, json_ready
@@ -31,6 +35,7 @@ from service.models import (
     GatheringScoreSnapshot,
     Group,
     GroupHealthSnapshot,
+    GroupRescoreJob,
     MemberStandingSnapshot,
     Outcome,
     RescoreJob,
@@ -43,10 +48,14 @@ from service.scoring.health import GatheringRecord, group_health, measure_health
 from service.scoring.settings import GroupFormat, ScoringSettings
 from service.scoring.size import acoustic_capacity, recommended_band, size_score
 from service.scoring.standing import GroupRecord, Member, familiar_faces, member_standing
-from service.upsert import insert_ignoring_conflict
+from service.upsert import insert_ignoring_conflict, upsert_many
 
 # How long a change waits for others to join it before its gathering is rescored.
 DEBOUNCE = timedelta(seconds=0.5)
+# How long a rescored gathering's group waits before its health and standings follow: they
+# read the group's whole history, so a group with a gathering in progress is recomputed once
+# per this interval, not after every check-in.
+GROUP_DEBOUNCE = timedelta(seconds=5)
 DEFAULT_HOURS = 2.0
 # The outcome kinds that count as business received (SCORING.md §4: leads and referrals).
 BUSINESS_OUTCOMES = ("lead", "referral", "closed_business")
@@ -59,6 +68,15 @@ def mark_stale(session: Session, gathering_ids: Iterable[int], now: datetime | N
         insert_ignoring_conflict(
             session, RescoreJob, {"gathering_id": gathering_id, "due_at": due}, ["gathering_id"]
         )
+
+
+def mark_group_due(session: Session, group_id: int, now: datetime | None = None) -> None:
+    """Ask for a group's health and standings to be recomputed after `GROUP_DEBOUNCE`; an
+    earlier request keeps its due time."""
+    due = (now or utcnow()) + GROUP_DEBOUNCE
+    insert_ignoring_conflict(
+        session, GroupRescoreJob, {"group_id": group_id, "due_at": due}, ["group_id"]
+    )
 
 
 def mark_group_stale(session: Session, group_id: int, gathering_id: int | None = None) -> None:
@@ -94,17 +112,32 @@ def claim_due(session: Session, now: datetime | None = None, limit: int = 50) ->
     change that marks a gathering while it is being rescored waits for this transaction, then
     marks it again, so no change is ever missed.
     """
+    return _claim(session, RescoreJob.gathering_id, RescoreJob.due_at, now, limit)
+
+
+def claim_due_groups(session: Session, now: datetime | None = None, limit: int = 1) -> list[int]:
+    """Take up to `limit` due groups off the list, as `claim_due` takes gatherings."""
+    return _claim(session, GroupRescoreJob.group_id, GroupRescoreJob.due_at, now, limit)
+
+
+def _claim(
+    session: Session,
+    key: InstrumentedAttribute[int],
+    due_at: InstrumentedAttribute[datetime],
+    now: datetime | None,
+    limit: int,
+) -> list[int]:
     ids = list(
         session.scalars(
-            select(RescoreJob.gathering_id)
-            .where(RescoreJob.due_at <= (now or utcnow()))
-            .order_by(RescoreJob.due_at)
+            select(key)
+            .where(due_at <= (now or utcnow()))
+            .order_by(due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
     if ids:
-        session.execute(delete(RescoreJob).where(RescoreJob.gathering_id.in_(ids)))
+        session.execute(delete(key.class_).where(key.in_(ids)))
     return ids
 
 
@@ -139,16 +172,23 @@ def open_hours(gathering: Gathering, settings: ScoringSettings) -> float:
 
 
 def rescore_gathering(session: Session, gathering_id: int) -> GatheringScoreSnapshot | None:
-    """Recompute a gathering's size score, attendee figures and actions; store the snapshot."""
+    """Recompute a gathering's size score, attendee figures and actions; store the snapshot,
+    and mark its group due for its health and standings."""
     gathering = session.get(Gathering, gathering_id)
     if gathering is None:
         return None
-    return _store_gathering_score(
-        session,
-        gathering,
-        _gathering_rows(session, gathering),
-        session.get(GatheringScoreSnapshot, gathering.id),
-    )
+    if gathering.group_id is not None:
+        mark_group_due(session, gathering.group_id)
+    value, data = _gathering_score(gathering, _gathering_rows(session, gathering))
+    snapshot = session.get(GatheringScoreSnapshot, gathering.id)
+    if snapshot is None:
+        snapshot = GatheringScoreSnapshot(gathering_id=gathering.id)
+        session.add(snapshot)
+    snapshot.model_version = MODEL_VERSION
+    snapshot.value = value
+    snapshot.data = data
+    snapshot.computed_at = utcnow()
+    return snapshot
 
 
 @dataclass(frozen=True)
@@ -168,24 +208,45 @@ def rescore_all(
     `rescore_gathering` asks the database five questions per gathering, two of them about the
     group's whole history, which suits the one gathering a check-in touched but makes a full
     rescore read each group's history once per gathering. This path reads each group's
-    attendance and connections once, in a few set-based queries (`_group_rows`), then scores
-    and stores every gathering with the same code as the per-gathering path, and the group with
-    `rescore_group` itself. Each group is flushed before the next is read, so memory is bounded
-    by the largest group, not by the organizer.
+    attendance and connections once, in a few set-based queries (`_group_rows`), scores every
+    gathering with the same code as the per-gathering path and writes the group's snapshots in
+    one statement; the group's health and standings are then computed from the scores just
+    made, by the same code as `rescore_group`, without reading them back. Each group is
+    written before the next is read, so memory is bounded by the largest group, not by the
+    organizer.
     """
     now = now or utcnow()
-    query = select(Group.id).order_by(Group.id)
+    query = select(Group).order_by(Group.id)
     if organizer_id is not None:
         query = query.where(Group.organizer_id == organizer_id)
     gatherings = groups = 0
-    for group_id in [*session.scalars(query), None]:
-        for gathering, rows, snapshot in _group_rows(session, group_id, organizer_id):
-            _store_gathering_score(session, gathering, rows, snapshot)
-            gatherings += 1
-        session.flush()
-        if group_id is not None:
-            rescore_group(session, group_id, now)
-            session.flush()
+    for group in [*session.scalars(query), None]:
+        held = []
+        snapshots = []
+        for gathering, rows in _group_rows(session, group, organizer_id):
+            value, data = _gathering_score(gathering, rows)
+            snapshots.append(
+                {
+                    "gathering_id": gathering.id,
+                    "model_version": MODEL_VERSION,
+                    "value": value,
+                    "data": data,
+                    "computed_at": utcnow(),
+                }
+            )
+            present = {str(visit.person_id) for visit in rows.visits}
+            follow_ups = [followed for _, _, confirmed, followed in rows.connections if confirmed]
+            held.append((gathering, present, data, follow_ups))
+        upsert_many(session, GatheringScoreSnapshot, snapshots, ["gathering_id"])
+        gatherings += len(snapshots)
+        if group is not None:
+            outcome_counts = _outcome_counts(session, group)
+            history = [
+                _held(gathering, present, data, outcome_counts.get(gathering.id, 0), follow_ups)
+                for gathering, present, data, follow_ups in held
+                if present
+            ]
+            _store_group_scores(session, group, history, now)
             groups += 1
     return RescoreCounts(gatherings, groups)
 
@@ -195,11 +256,16 @@ def rescore_group(session: Session, group_id: int, now: datetime | None = None) 
     group = session.get(Group, group_id)
     if group is None:
         return
-    now = now or utcnow()
-    settings = effective_settings(group)
-    history = _group_history(session, group)
+    _store_group_scores(session, group, _group_history(session, group), now or utcnow())
+
+
+def _store_group_scores(
+    session: Session, group: Group, history: list[_Held], now: datetime
+) -> None:
+    """Write a group's health and its members' standings, computed from its history."""
     if not history:
         return
+    settings = effective_settings(group)
     records = [item.record for item in history]
     health = group_health(measure_health(records, settings, now), settings)
     snapshot = session.get(GroupHealthSnapshot, group.id) or GroupHealthSnapshot(group_id=group.id)
@@ -207,7 +273,7 @@ def rescore_group(session: Session, group_id: int, now: datetime | None = None) 
     snapshot.value = None if health.value is None else round(health.value, 1)
     snapshot.data = {
         "summary": health.summary,
-        "factors": [plain(factor) for factor in health.factors],
+        "factors": [json_ready(factor) for factor in health.factors],
         "weights": dict(health.weights),
     }
     snapshot.computed_at = now
@@ -252,9 +318,9 @@ def live_view(session: Session, gathering: Gathering) -> dict[str, Any]:
         "head_count_now": inside,
         "checked_in": len(visits),
         "peak": peak,
-        "recommended_band": plain(band),
+        "recommended_band": json_ready(band),
         "acoustic_capacity": n_ac,
-        "alerts": [plain(alert) for alert in live_alerts(len(visits), peak, band, n_ac)],
+        "alerts": [json_ready(alert) for alert in live_alerts(len(visits), peak, band, n_ac)],
     }
 
 
@@ -264,26 +330,22 @@ class GatheringRows:
 
     `rescore_gathering` reads one gathering's rows (`_gathering_rows`); `rescore_all` reads a
     whole group's at once and splits them (`_group_rows`). Both hand them to
-    `_store_gathering_score`, so the two paths cannot score differently. `earlier_pairs` and
+    `_gathering_score`, so the two paths cannot score differently. `earlier_pairs` and
     `returning` need only cover this gathering's own connections and attendees: they answer
     "met before in this group?" and "been to this group before?" for them.
     """
 
     visits: tuple[Visit, ...]  # checked-in attendance, reverted check-ins excluded, by person
-    connections: tuple[tuple[int, int, bool], ...]  # (low, high, confirmed) logged here
+    # (low, high, confirmed, followed up) logged here
+    connections: tuple[tuple[int, int, bool, bool], ...]
     earlier_pairs: frozenset[tuple[int, int]]  # confirmed at an earlier gathering of the group
     returning: frozenset[int]  # attendees checked in at an earlier gathering of the group
     registered: int  # attendance rows with a registration
 
 
-def _store_gathering_score(
-    session: Session,
-    gathering: Gathering,
-    rows: GatheringRows,
-    snapshot: GatheringScoreSnapshot | None,
-) -> GatheringScoreSnapshot:
-    """Score a gathering from its rows and write its snapshot (`snapshot`, the existing one, or
-    a new one): the one place both paths share."""
+def _gathering_score(gathering: Gathering, rows: GatheringRows) -> tuple[int, dict[str, Any]]:
+    """A gathering's size score and its snapshot's data, from its rows: the one place both
+    paths share."""
     settings = effective_settings(gathering.group, gathering)
     visits = rows.visits
     head_count = len(visits)
@@ -320,22 +382,15 @@ def _store_gathering_score(
         "head_count": head_count,
         "peak": peak,
         "hours": round(hours, 3),
-        "factors": [plain(factor) for factor in size.factors],
-        "band": plain(band),
+        "factors": [json_ready(factor) for factor in size.factors],
+        "band": json_ready(band),
         "acoustic_capacity": acoustic_capacity(settings),
-        "actions": [plain(action) for action in actions],
+        "actions": [json_ready(action) for action in actions],
         "connections_logged": logged,
         "first_timers": sorted(first_timers),
         "attendees": {str(person): _attendee_json(score) for person, score in attendees.items()},
     }
-    if snapshot is None:
-        snapshot = GatheringScoreSnapshot(gathering_id=gathering.id)
-        session.add(snapshot)
-    snapshot.model_version = MODEL_VERSION
-    snapshot.value = size.value
-    snapshot.data = data
-    snapshot.computed_at = utcnow()
-    return snapshot
+    return size.value, data
 
 
 def _gathering_rows(session: Session, gathering: Gathering) -> GatheringRows:
@@ -343,7 +398,12 @@ def _gathering_rows(session: Session, gathering: Gathering) -> GatheringRows:
     visits = _visits(session, gathering.id)
     connections = tuple(
         session.execute(
-            select(Connection.person_low_id, Connection.person_high_id, Connection.confirmed)
+            select(
+                Connection.person_low_id,
+                Connection.person_high_id,
+                Connection.confirmed,
+                Connection.followed_up_at.is_not(None),
+            )
             .where(Connection.gathering_id == gathering.id)
             .order_by(Connection.person_low_id, Connection.person_high_id)
         ).tuples()
@@ -351,7 +411,7 @@ def _gathering_rows(session: Session, gathering: Gathering) -> GatheringRows:
     present = {visit.person_id for visit in visits}
     counted = {
         person
-        for low, high, confirmed in connections
+        for low, high, confirmed, _ in connections
         if confirmed and low in present and high in present
         for person in (low, high)
     }
@@ -370,18 +430,16 @@ def _gathering_rows(session: Session, gathering: Gathering) -> GatheringRows:
 
 
 def _group_rows(
-    session: Session, group_id: int | None, organizer_id: int | None
-) -> Iterator[tuple[Gathering, GatheringRows, GatheringScoreSnapshot | None]]:
-    """Every gathering of a group with its rows and existing snapshot, from four queries for
-    the whole group (`group_id` None: the gatherings in no group, each on its own).
+    session: Session, group: Group | None, organizer_id: int | None
+) -> Iterator[tuple[Gathering, GatheringRows]]:
+    """Every gathering of a group with its rows, from three queries for the whole group
+    (`group` None: the gatherings in no group, each on its own).
 
     Gatherings are walked in start order, carrying who has been and which pairs have met so
     far; gatherings starting at the same moment see only what came strictly before them, and
     one without a start time sees nothing, exactly as `_gathering_rows`' queries do.
     """
-    in_group = (
-        Gathering.group_id == group_id if group_id is not None else Gathering.group_id.is_(None)
-    )
+    in_group = Gathering.group_id == group.id if group is not None else Gathering.group_id.is_(None)
     if organizer_id is not None:
         in_group = and_(in_group, Gathering.organizer_id == organizer_id)
     gatherings = session.scalars(
@@ -389,19 +447,12 @@ def _group_rows(
         .where(in_group)
         .order_by(Gathering.starts_at.asc().nulls_first(), Gathering.id)
     ).all()
-    # Existing snapshots by key only: they are overwritten, so the data they hold is not read.
-    snapshots = {
-        snapshot.gathering_id: snapshot
-        for snapshot in session.scalars(
-            select(GatheringScoreSnapshot)
-            .join(Gathering, Gathering.id == GatheringScoreSnapshot.gathering_id)
-            .where(in_group)
-            .options(load_only(GatheringScoreSnapshot.gathering_id))
-        )
-    }
     visits: dict[int, list[Visit]] = defaultdict(list)
     registered: Counter[int] = Counter()
-    for gathering_id, person_id, checked_in, checked_out, has_registered in session.execute(
+    # The group's rows go through Core (`session.connection()`): plain tuples, without the ORM's
+    # per-row bookkeeping, which on a large group costs more than reading them.
+    core = session.connection()
+    for gathering_id, person_id, checked_in, checked_out, has_registered in core.execute(
         select(
             Attendance.gathering_id,
             Attendance.person_id,
@@ -412,23 +463,24 @@ def _group_rows(
         .join(Gathering, Gathering.id == Attendance.gathering_id)
         .where(in_group)
         .order_by(Attendance.gathering_id, Attendance.person_id)
-    ):
+    ).tuples():
         registered[gathering_id] += bool(has_registered)
         if checked_in is not None:
             visits[gathering_id].append(Visit(person_id, checked_in, checked_out))
-    connections: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
-    for gathering_id, low, high, confirmed in session.execute(
+    connections: dict[int, list[tuple[int, int, bool, bool]]] = defaultdict(list)
+    for gathering_id, low, high, confirmed, followed_up in core.execute(
         select(
             Connection.gathering_id,
             Connection.person_low_id,
             Connection.person_high_id,
             Connection.confirmed,
+            Connection.followed_up_at.is_not(None),
         )
         .join(Gathering, Gathering.id == Connection.gathering_id)
         .where(in_group)
         .order_by(Connection.gathering_id, Connection.person_low_id, Connection.person_high_id)
-    ):
-        connections[gathering_id].append((low, high, confirmed))
+    ).tuples():
+        connections[gathering_id].append((low, high, confirmed, followed_up))
 
     seen_people: set[int] = set()
     seen_pairs: set[tuple[int, int]] = set()
@@ -442,7 +494,7 @@ def _group_rows(
                     visits=tuple(visits.get(gathering.id, ())),
                     connections=tuple(here),
                     earlier_pairs=frozenset(
-                        (low, high) for low, high, _ in here if (low, high) in seen_pairs
+                        (low, high) for low, high, _, _ in here if (low, high) in seen_pairs
                     ),
                     returning=frozenset(
                         visit.person_id
@@ -451,15 +503,14 @@ def _group_rows(
                     ),
                     registered=registered[gathering.id],
                 ),
-                snapshots.get(gathering.id),
             )
-        if group_id is None or starts_at is None:
+        if group is None or starts_at is None:
             continue
         for gathering in batch:
             seen_people.update(visit.person_id for visit in visits.pop(gathering.id, ()))
             seen_pairs.update(
                 (low, high)
-                for low, high, confirmed in connections.pop(gathering.id, ())
+                for low, high, confirmed, _ in connections.pop(gathering.id, ())
                 if confirmed
             )
 
@@ -475,6 +526,7 @@ class _Held:
 
 
 def _group_history(session: Session, group: Group) -> list[_Held]:
+    """The group's gatherings that someone attended, in start order, from their snapshots."""
     gatherings = session.scalars(
         select(Gathering)
         .where(Gathering.group_id == group.id)
@@ -486,55 +538,76 @@ def _group_history(session: Session, group: Group) -> list[_Held]:
         select(Attendance.gathering_id, Attendance.person_id).where(
             Attendance.gathering_id.in_(ids), Attendance.checked_in_at.is_not(None)
         )
-    ):
+    ).tuples():
         present[gathering_id].add(str(person_id))
-    snapshots = {
-        row.gathering_id: row
-        for row in session.scalars(
-            select(GatheringScoreSnapshot).where(GatheringScoreSnapshot.gathering_id.in_(ids))
+    data = dict(
+        session.execute(
+            select(GatheringScoreSnapshot.gathering_id, GatheringScoreSnapshot.data).where(
+                GatheringScoreSnapshot.gathering_id.in_(ids)
+            )
         )
-    }
-    outcome_counts = Counter(
+        .tuples()
+        .all()
+    )
+    outcome_counts = _outcome_counts(session, group)
+    follow_ups = _follow_ups(session, ids)
+    return [
+        _held(
+            gathering,
+            present[gathering.id],
+            data.get(gathering.id),
+            outcome_counts.get(gathering.id, 0),
+            follow_ups.get(gathering.id, ()),
+        )
+        for gathering in gatherings
+        if present[gathering.id]
+    ]
+
+
+def _held(
+    gathering: Gathering,
+    present: set[str],
+    data: Mapping[str, Any] | None,
+    outcomes: int,
+    follow_ups: Iterable[bool],
+) -> _Held:
+    """One attended gathering of a group: who came, its snapshot's `data` (None: not scored
+    yet), its business outcomes and, per confirmed connection, whether it was followed up."""
+    attendees = data["attendees"] if data is not None else {}
+    logged = data is not None and data["connections_logged"]
+    return _Held(
+        record=GatheringRecord(
+            id=str(gathering.id),
+            starts_at=gathering.starts_at or gathering.created_at,
+            present=frozenset(present),
+            utilization={
+                person: figures["utilization"]
+                for person, figures in attendees.items()
+                if figures["utilization"] is not None
+            },
+            novelty={
+                person: figures["novelty"]
+                for person, figures in attendees.items()
+                if figures["novelty"] is not None
+            },
+            outcomes=outcomes,
+            follow_ups=tuple(follow_ups),
+        ),
+        head_count=len(present),
+        connections={p: f["connections"] for p, f in attendees.items()} if logged else {},
+        re_meetings={p: f["re_meetings"] for p, f in attendees.items()} if logged else {},
+    )
+
+
+def _outcome_counts(session: Session, group: Group) -> Counter[int | None]:
+    """Business outcomes reported in the group, per gathering (None: at no gathering)."""
+    return Counter(
         session.scalars(
             select(Outcome.gathering_id).where(
                 Outcome.group_id == group.id, Outcome.kind.in_(BUSINESS_OUTCOMES)
             )
         )
     )
-    follow_ups = _follow_ups(session, ids)
-    held = []
-    for gathering in gatherings:
-        if not present[gathering.id]:
-            continue
-        attendees = snapshots[gathering.id].data["attendees"] if gathering.id in snapshots else {}
-        utilization = {
-            person: figures["utilization"]
-            for person, figures in attendees.items()
-            if figures["utilization"] is not None
-        }
-        novelty = {
-            person: figures["novelty"]
-            for person, figures in attendees.items()
-            if figures["novelty"] is not None
-        }
-        logged = gathering.id in snapshots and snapshots[gathering.id].data["connections_logged"]
-        held.append(
-            _Held(
-                record=GatheringRecord(
-                    id=str(gathering.id),
-                    starts_at=gathering.starts_at or gathering.created_at,
-                    present=frozenset(present[gathering.id]),
-                    utilization=utilization,
-                    novelty=novelty,
-                    outcomes=outcome_counts.get(gathering.id, 0),
-                    follow_ups=tuple(follow_ups.get(gathering.id, ())),
-                ),
-                head_count=len(present[gathering.id]),
-                connections={p: f["connections"] for p, f in attendees.items()} if logged else {},
-                re_meetings={p: f["re_meetings"] for p, f in attendees.items()} if logged else {},
-            )
-        )
-    return held
 
 
 def _rescore_members(
@@ -554,9 +627,24 @@ def _rescore_members(
         )
     )
     attendance = [item.record.present for item in history]
-    members = sorted({person for present in attendance for person in present})
-    attended = {m: sum(1 for present in attendance if m in present) for m in members}
-    rates = {m: _attendance_rate(m, attendance) for m in members}
+    # Each member's record, gathered in one walk over the history, oldest first.
+    attended: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    met: dict[str, list[int]] = defaultdict(list)
+    utilizations: dict[str, list[float]] = defaultdict(list)
+    re_met: Counter[str] = Counter()
+    for index, item in enumerate(history):
+        for person in item.record.present:
+            attended[person] += 1
+            first.setdefault(person, index)
+        for person, count in item.connections.items():
+            met[person].append(count)
+        for person, value in item.record.utilization.items():
+            utilizations[person].append(value)
+        re_met.update(item.re_meetings)
+    members = sorted(attended)
+    # a_i: gatherings attended ÷ gatherings held since the member's first.
+    rates = {m: attended[m] / (len(history) - first[m]) for m in members}
     logged_any = any(item.connections for item in history)
     past_ramp = [m for m in members if attended[m] > settings.ramp_gatherings]
     exposure = sum(attended[m] for m in past_ramp)
@@ -569,28 +657,30 @@ def _rescore_members(
         head_count=typical_head_count,
         others_attendance=statistics.median(rates.values()),
     )
-    # Only the standing is read (to tell whether it changed); the rest is overwritten.
+    # Only the standing and when it last changed are read; the rest is overwritten.
     existing = {
-        row.person_id: row
-        for row in session.scalars(
-            select(MemberStandingSnapshot)
-            .where(MemberStandingSnapshot.group_id == group.id)
-            .options(load_only(MemberStandingSnapshot.standing))
-        )
+        person_id: (standing, changed_at)
+        for person_id, standing, changed_at in session.execute(
+            select(
+                MemberStandingSnapshot.person_id,
+                MemberStandingSnapshot.standing,
+                MemberStandingSnapshot.changed_at,
+            ).where(MemberStandingSnapshot.group_id == group.id)
+        ).tuples()
     }
+    rows = []
+    changes = []
     for member in members:
-        met = [item.connections[member] for item in history if member in item.connections]
-        utilizations = [
-            item.record.utilization[member] for item in history if member in item.record.utilization
-        ]
-        re_met = sum(item.re_meetings.get(member, 0) for item in history)
-        mean_connections = statistics.mean(met) if met and logged_any else None
+        # Counts: their sum over their number is the exact mean statistics.mean gives, at once.
+        mean_connections = (
+            sum(met[member]) / len(met[member]) if met[member] and logged_any else None
+        )
         standing = member_standing(
             Member(
                 attended=attended[member],
                 attendance_rate=rates[member],
-                outcomes=outcomes[member] if business else re_met,
-                utilization=statistics.mean(utilizations) if utilizations else None,
+                outcomes=outcomes[member] if business else re_met[member],
+                utilization=statistics.mean(utilizations[member]) if utilizations[member] else None,
                 mean_connections=mean_connections,
                 # Co-presence stands in only for a social member without logged connections
                 # (`Member`); counting it walks every gathering the member attended.
@@ -602,35 +692,32 @@ def _rescore_members(
             settings,
         )
         person_id = int(member)
-        row = existing.get(person_id)
-        changed_from = None
-        if row is None:
-            row = MemberStandingSnapshot(group_id=group.id, person_id=person_id, changed_at=now)
-            session.add(row)
-        elif row.standing != standing.standing.value:
-            row.changed_at = now
-            changed_from = row.standing
-        row.model_version = MODEL_VERSION
-        row.standing = standing.standing.value
-        row.estimated = standing.estimated
-        row.data = {
-            "label": standing.label,
-            "rule": standing.rule.value,
-            "numbers": plain(standing.numbers),
-            "sentences": list(standing.sentences),
-            "attended": attended[member],
-            "attendance_rate": round(rates[member], 3),
+        before, changed_at = existing.get(person_id, (None, now))
+        if before is not None and before != standing.standing.value:
+            changed_at = now
+        row = {
+            "group_id": group.id,
+            "person_id": person_id,
+            "model_version": MODEL_VERSION,
+            "standing": standing.standing.value,
+            "estimated": standing.estimated,
+            "data": {
+                "label": standing.label,
+                "rule": standing.rule.value,
+                "numbers": json_ready(standing.numbers),
+                "sentences": list(standing.sentences),
+                "attended": attended[member],
+                "attendance_rate": round(rates[member], 3),
+            },
+            "computed_at": now,
+            "changed_at": changed_at,
         }
-        row.computed_at = now
-        if changed_from is not None:
-            outbound.emit_standing_changed(session, group, row, changed_from)
-
-
-def _attendance_rate(member: str, attendance: list[frozenset[str]]) -> float:
-    """a_i: gatherings attended ÷ gatherings held since the member's first."""
-    first = next(index for index, present in enumerate(attendance) if member in present)
-    held = attendance[first:]
-    return sum(1 for present in held if member in present) / len(held)
+        rows.append(row)
+        if before is not None and before != row["standing"]:
+            changes.append((row, before))
+    upsert_many(session, MemberStandingSnapshot, rows, ["group_id", "person_id"])
+    for row, before in changes:
+        outbound.emit_standing_changed(session, group, MemberStandingSnapshot(**row), before)
 
 
 def _visits(session: Session, gathering_id: int) -> list[Visit]:
@@ -656,7 +743,7 @@ def _connection_counts(rows: GatheringRows) -> tuple[dict[int, int] | None, dict
     present = {visit.person_id for visit in rows.visits}
     met: Counter[int] = Counter()
     new: Counter[int] = Counter()
-    for low, high, confirmed in rows.connections:
+    for low, high, confirmed, _ in rows.connections:
         if not (confirmed and low in present and high in present):
             continue
         for person in (low, high):
@@ -727,10 +814,3 @@ def _attendee_json(score: AttendeeScore) -> dict[str, Any]:
         "coverage": score.coverage.value,
         "sentence": score.sentence,
     }
-
-
-def plain(value: Any) -> Any:
-    """A scoring result (dataclasses, enums, mappings) as plain JSON values."""
-    if hasattr(value, "__dataclass_fields__"):
-        return json_ready(asdict(value))
-    return json_ready(value)

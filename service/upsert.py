@@ -72,3 +72,23 @@ def get_or_create(
     criteria = [getattr(model, column) == value for column, value in natural_key.items()]
     row = session.scalars(select(model).where(*criteria)).one()
     return row, created is not None
+
+
+def upsert_many(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: list[str],
+) -> None:
+    """Insert rows, overwriting the other columns of those whose natural key exists, in one
+    executemany: for writing many snapshots without an ORM object each."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model)
+    statement = statement.on_conflict_do_update(
+        index_elements=conflict_columns,
+        set_={name: statement.excluded[name] for name in rows[0] if name not in conflict_columns},
+    )
+    session.execute(statement, [dict(row) for row in rows])

@@ -22,10 +22,16 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # the broker was down when the webhook arrived. Processing is idempotent, so a delivery
     # that was merely slow is safe to send again.
     "sweep-received-deliveries": {"task": SWEEP_DELIVERIES, "schedule": 60.0},
-    # Every second: rescore the gatherings whose changes are due (each change waits half a
+    # Twice a second: rescore the gatherings whose changes are due (each change waits half a
     # second for others to join it, so a burst of check-ins costs one rescore, not hundreds),
-    # then their groups' health and member standings. Due times are rows, not countdowns.
-    "rescore-due-gatherings": {"task": RESCORE_DUE, "schedule": 1.0},
+    # and the groups due after them (health and member standings, five seconds after a
+    # gathering of theirs). Due times are rows, not countdowns. A run takes everything due, so
+    # a tick still queued when the next is sent has nothing left to do: it expires instead.
+    "rescore-due": {
+        "task": RESCORE_DUE,
+        "schedule": 0.5,
+        "options": {"expires": 0.5},
+    },
     # Every two seconds: send the outbound webhooks that are due, new ones and retries alike.
     # A retry waits as a due time on its row (seconds to hours); several runs at once never
     # send the same message, because each claims its messages with SKIP LOCKED.

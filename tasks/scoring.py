@@ -1,4 +1,4 @@
-"""Rescoring stale gatherings, then their groups, as beat finds them due."""
+"""Rescoring stale gatherings, and their groups, as beat finds them due."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from celery import shared_task
 
 from service import rescoring
 from service.db import session_scope
-from service.models import Gathering
 from service.queue import RESCORE_DUE
 
 # Enough to clear a busy minute in one run; the next beat tick takes the rest.
@@ -15,20 +14,20 @@ MAX_PER_RUN = 200
 
 @shared_task(name=RESCORE_DUE)
 def rescore_due() -> str:
-    """Rescore each due gathering in its own transaction, then each touched group once."""
-    groups: set[int] = set()
-    rescored = 0
-    while rescored < MAX_PER_RUN:
+    """Rescore each due gathering in its own transaction; when none is due, one due group.
+
+    Gatherings come first and a group is taken one at a time, so a check-in's score never
+    waits behind more than one group's health and standings.
+    """
+    gatherings = groups = 0
+    while gatherings + groups < MAX_PER_RUN:
         with session_scope() as session:
-            claimed = rescoring.claim_due(session, limit=1)
-            if not claimed:
+            if claimed := rescoring.claim_due(session, limit=1):
+                rescoring.rescore_gathering(session, claimed[0])
+                gatherings += 1
+            elif claimed := rescoring.claim_due_groups(session, limit=1):
+                rescoring.rescore_group(session, claimed[0])
+                groups += 1
+            else:
                 break
-            rescoring.rescore_gathering(session, claimed[0])
-            gathering = session.get(Gathering, claimed[0])
-            if gathering is not None and gathering.group_id is not None:
-                groups.add(gathering.group_id)
-        rescored += 1
-    for group_id in sorted(groups):
-        with session_scope() as session:
-            rescoring.rescore_group(session, group_id)
-    return f"rescored {rescored} gatherings, {len(groups)} groups"
+    return f"rescored {gatherings} gatherings, {groups} groups"

@@ -29,6 +29,7 @@ from service.accounts import create_organizer
 from service.context import current_settings, secret_box
 from service.db import dispose_engines, session_scope
 from service.platforms import create_integration
+from service.queue import DEFAULT_QUEUE, SCORING_QUEUE
 from tests.smtp_sink import RunningSink, SmtpSink
 from tests.support import wait_for
 
@@ -154,7 +155,9 @@ def tenant(make_tenant: Callable[[], Tenant]) -> Tenant:
 class WorkerProcess:
     """A real `celery worker` subprocess; its log is kept for assertions and failure reports."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, queue: str = "celery") -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, queue: str = f"{DEFAULT_QUEUE},{SCORING_QUEUE}"
+    ) -> None:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(

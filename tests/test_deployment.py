@@ -11,7 +11,7 @@ from service.config import setting_names
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-PYTHON_ROLES = ("migrate", "web", "worker", "beat")
+PYTHON_ROLES = ("migrate", "web", "worker", "scorer", "beat")
 
 
 def test_compose_runs_every_role_and_backing_service():
@@ -26,6 +26,10 @@ def test_python_roles_share_one_image():
 def test_role_commands_point_at_real_entry_points():
     assert SERVICES["web"]["command"][-1] == "service:create_app()"
     assert SERVICES["worker"]["command"][:4] == ["celery", "-A", "tasks.worker", "worker"]
+    assert SERVICES["scorer"]["command"][:6] == [
+        *["celery", "-A", "tasks.worker", "worker"],
+        *["-Q", "scoring"],
+    ]
     assert SERVICES["beat"]["command"][:4] == ["celery", "-A", "tasks.worker", "beat"]
     assert SERVICES["migrate"]["command"] == ["flask", "--app", "service", "db", "upgrade"]
     assert (ROOT / "tasks" / "worker.py").exists()

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from service.scoring.explain import MODEL_VERSION, Factor
 from service.scoring.settings import ScoringSettings, Structure
 
 # Sabine's constant (s/m): absorption A = 0.161·V/T.
 SABINE = 0.161
+
+# The band scan's upper end is rounded up to a multiple of this, so that gatherings of one
+# group with different head counts share one scan (`_band_products`).
+BAND_SCAN_STEP = 500
 
 # How each structure's conversation time reads in a sentence.
 STRUCTURE_WORDS = {
@@ -137,11 +142,12 @@ def recommended_band(
     reaching the maximum (a plateau, as in a referral chapter, has no reason to grow).
     """
     top = max(500, 3 * (head_count or 0))
-    scores = [size_score(n, settings, hours=hours) for n in range(2, top + 1)]
-    exact = [_product(score.factors) for score in scores]
+    scan_to = math.ceil(top / BAND_SCAN_STEP) * BAND_SCAN_STEP
+    exact = _band_products(settings, hours, scan_to)[: top - 1]
     peak = max(exact)
     if peak == 0:
-        reason = next(f.sentence for f in scores[0].factors if f.value == 0)
+        first = size_score(2, settings, hours=hours)
+        reason = next(f.sentence for f in first.factors if f.value == 0)
         return SizeBand(None, None, None, 0, f"No head count scores above 0: {_lower(reason)}")
     best = exact.index(peak)
     floor = settings.band_fraction * peak
@@ -152,7 +158,7 @@ def recommended_band(
     while high + 1 < len(exact) and exact[high + 1] >= floor:
         high += 1
     low_n, high_n, best_n = low + 2, high + 2, best + 2
-    best_value = scores[best].value
+    best_value = round(100 * peak)
     return SizeBand(
         low_n,
         high_n,
@@ -161,6 +167,25 @@ def recommended_band(
         f"For this group, {low_n}–{high_n} people score at least "
         f"{settings.band_fraction:.0%} of the best size score; {best_n} is best ({best_value}).",
     )
+
+
+@lru_cache(maxsize=256)
+def _band_products(settings: ScoringSettings, hours: float, top: int) -> tuple[float, ...]:
+    """The unrounded S_size/100 for N = 2…`top`, peak equal to N: the numbers the band scan
+    compares, without the sentences. The scan is the same for every gathering of a group with
+    the same settings and hours, so it is kept; `top` comes in steps of BAND_SCAN_STEP and each
+    caller takes the part it scans, which is the same whatever lies beyond it."""
+    n_ac = acoustic_capacity(settings)
+    products = []
+    for n in range(2, top + 1):
+        values = [_pool_value(n, settings), 1.0 if n_ac is None else _acoustics_value(n, n_ac)]
+        if settings.structure is Structure.PLENARY:
+            values.append(_plenary_value(n, settings))
+        else:
+            capacity = conversation_capacity(n, settings.conversation_rate, hours)
+            values += [_time_value(capacity, settings), _reach_value(n, capacity, settings)]
+        products.append(math.prod(values))
+    return tuple(products)
 
 
 def _product(factors: tuple[Factor, ...]) -> float:
@@ -178,7 +203,7 @@ def _pool(n: int, settings: ScoringSettings) -> Factor:
     """P: the chance that someone here is worth meeting."""
     if settings.structure is Structure.PLENARY:
         target = settings.pool_target
-        value = min(1.0, n / target)
+        value = _pool_value(n, settings)
         enough = (
             f"reach the {target:g} a referral group needs"
             if value == 1
@@ -191,7 +216,7 @@ def _pool(n: int, settings: ScoringSettings) -> Factor:
             {"N": n, "N_star": target},
         )
     p = settings.pool_probability
-    value = 1 - (1 - p) ** (n - 1)
+    value = _pool_value(n, settings)
     return Factor(
         "pool",
         value,
@@ -233,7 +258,7 @@ def _acoustics(peak: int, settings: ScoringSettings) -> Factor:
         )
     ratio = peak / n_ac
     snr = -3 - 10 * math.log10(ratio)
-    value = max(0.0, 1 - math.log2(ratio) / 3)
+    value = _acoustics_value(peak, n_ac)
     return Factor(
         "acoustics",
         value,
@@ -256,7 +281,7 @@ def _time(n: int, hours: float, capacity: float, settings: ScoringSettings) -> F
     """Q_time: is there time for enough real conversations?"""
     rate = settings.conversation_rate
     target = settings.target_conversations
-    value = min(1.0, capacity / target)
+    value = _time_value(capacity, settings)
     inputs = {"r": rate, "H": hours, "C": capacity, "k_star": target}
     if hours == 0:
         return Factor(
@@ -294,7 +319,7 @@ def _reach(n: int, capacity: float, settings: ScoringSettings) -> Factor:
     rho = capacity / (n - 1)
     target = settings.reach_target
     exponent = settings.reach_exponent
-    value = min(1.0, rho / target) ** exponent
+    value = _reach_value(n, capacity, settings)
     verdict = (
         "so familiar faces come back"
         if value == 1
@@ -312,7 +337,7 @@ def _reach(n: int, capacity: float, settings: ScoringSettings) -> Factor:
 def _plenary(n: int, settings: ScoringSettings) -> Factor:
     """Q_plen: in a plenary meeting one person speaks at a time, so do all pitches fit?"""
     fits = plenary_capacity(settings)
-    value = min(1.0, fits / n)
+    value = _plenary_value(n, settings)
     verdict = f"all {n} members can pitch" if value == 1 else f"only {value:.0%} of {n} can pitch"
     return Factor(
         "plenary",
@@ -328,6 +353,33 @@ def _plenary(n: int, settings: ScoringSettings) -> Factor:
             "N": n,
         },
     )
+
+
+def _pool_value(n: int, settings: ScoringSettings) -> float:
+    if settings.structure is Structure.PLENARY:
+        return min(1.0, n / settings.pool_target)
+    return 1 - (1 - settings.pool_probability) ** (n - 1)
+
+
+def _acoustics_value(peak: int, n_ac: float) -> float:
+    if peak <= n_ac:
+        return 1.0
+    return max(0.0, 1 - math.log2(peak / n_ac) / 3)
+
+
+def _time_value(capacity: float, settings: ScoringSettings) -> float:
+    return min(1.0, capacity / settings.target_conversations)
+
+
+def _reach_value(n: int, capacity: float, settings: ScoringSettings) -> float:
+    if not settings.recurring:
+        return 1.0
+    value: float = min(1.0, capacity / (n - 1) / settings.reach_target) ** settings.reach_exponent
+    return value
+
+
+def _plenary_value(n: int, settings: ScoringSettings) -> float:
+    return min(1.0, plenary_capacity(settings) / n)
 
 
 def _overall_sentence(n: int, value: int, factors: tuple[Factor, ...]) -> str:

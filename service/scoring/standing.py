@@ -31,7 +31,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -228,6 +228,9 @@ class _Case:
     member: Member
     group: GroupRecord
     settings: ScoringSettings
+    # `numbers` by attendances: every rule and sentence asks for the member's own, and rule 6
+    # for each count ahead.
+    _numbers: dict[int, StandingNumbers] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def business(self) -> bool:
@@ -264,6 +267,11 @@ class _Case:
 
     def numbers(self, attended: int) -> StandingNumbers:
         """Every figure of §4 as it would stand after `attended` attendances."""
+        if attended not in self._numbers:
+            self._numbers[attended] = self._compute(attended)
+        return self._numbers[attended]
+
+    def _compute(self, attended: int) -> StandingNumbers:
         settings = self.settings
         exposed = exposure(attended, settings.ramp_gatherings)
         expected = None if self.business else self.expected(attended)

@@ -10,7 +10,7 @@ from service import rescoring
 from service.context import secret_box
 from service.db import session_scope
 from service.inbox import process
-from service.models import GatheringScoreSnapshot, RescoreJob
+from service.models import Gathering, GatheringScoreSnapshot, GroupRescoreJob, RescoreJob
 from service.rescoring import Visit, peak_concurrency
 from tests.support import signed_headers, standard_body
 
@@ -63,6 +63,24 @@ def test_marking_again_keeps_the_earlier_due_time(app, tenant, client):
         assert session.get_one(RescoreJob, gathering["id"]).due_at == first
         early = rescoring.claim_due(session, first - timedelta(seconds=1), limit=100_000)
         assert gathering["id"] not in early
+
+
+def test_a_rescored_gathering_marks_its_group_due_once_a_little_later(app, client, tenant):
+    post_and_process(app, client, tenant, [standard_body(gathering_id="group-due")])
+    [gathering] = client.get("/api/v1/gatherings", headers=tenant.auth).json["gatherings"]
+    with app.app_context(), session_scope() as session:
+        group_id = session.get_one(Gathering, gathering["id"]).group_id
+        rescoring.rescore_gathering(session, gathering["id"])
+    with app.app_context(), session_scope() as session:
+        due = session.get_one(GroupRescoreJob, group_id).due_at
+        rescoring.rescore_gathering(session, gathering["id"])
+    with app.app_context(), session_scope() as session:
+        assert session.get_one(GroupRescoreJob, group_id).due_at == due
+        early = due - rescoring.GROUP_DEBOUNCE + rescoring.DEBOUNCE
+        assert group_id not in rescoring.claim_due_groups(session, early, limit=100_000)
+        assert group_id in rescoring.claim_due_groups(session, due, limit=100_000)
+    with app.app_context(), session_scope() as session:
+        assert session.get(GroupRescoreJob, group_id) is None
 
 
 def test_a_gathering_is_scored_from_its_check_ins_and_connections(app, client, tenant):
