@@ -146,6 +146,7 @@ def standings(session: Session, group_id: int) -> dict[int, StandingInput]:
             snapshot.standing,
             snapshot.data,
             snapshot.changed_at,
+            snapshot.previous_standing,
             Person.name,
             Person.company,
         )
@@ -160,8 +161,9 @@ def standings(session: Session, group_id: int) -> dict[int, StandingInput]:
             sentences=tuple(data["sentences"]),
             changed_at=changed_at,
             attended=data.get("attended", 0),
+            previous=previous,
         )
-        for person_id, standing, data, changed_at, name, company in rows.tuples()
+        for person_id, standing, data, changed_at, previous, name, company in rows.tuples()
     }
 
 
@@ -180,9 +182,8 @@ def summary_input(
     Standing changes and "not for me" answers are counted over a window that runs from the
     group's previous gathering being summarized to this one being summarized (`summarized_at`,
     else its end or start, and `now` while this one is not summarized yet), so consecutive
-    summaries split the timeline between them and never count a change twice. Only the latest
-    standing is stored, so a change shows the standing it changed to. People at their first
-    gathering of the group are left out: they had no standing before, so theirs did not change.
+    summaries split the timeline between them and never count a change twice. A first standing
+    is not a change: only members whose standing moved from another one count.
     """
     bundle = gathering_bundle(session, gathering_id)
     if bundle is None:
@@ -191,16 +192,12 @@ def summary_input(
     previous = _previous_gathering(session, info)
     since = (previous.summarized_at or previous.ends_at or previous.starts_at) if previous else None
     until = bundle.summarized_at or now or utcnow()
-    first_timers = (
-        frozenset(bundle.score.data.get("first_timers", ())) if bundle.score else frozenset()
-    )
     changes = tuple(
         standing
-        for person_id, standing in bundle.standings.items()
+        for standing in bundle.standings.values()
         if (since is None or standing.changed_at > since)
         and standing.changed_at <= until
-        and person_id not in first_timers
-        and standing.attended > 1
+        and standing.previous is not None
     )
     leaves = 0
     if info.group_id is not None:

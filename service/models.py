@@ -445,6 +445,8 @@ class MemberStandingSnapshot(Base):
     )
     model_version: Mapped[int]
     standing: Mapped[str] = mapped_column(String(20))
+    # What the standing was before its last change; None while it has never changed.
+    previous_standing: Mapped[str | None] = mapped_column(String(20))
     estimated: Mapped[bool] = mapped_column(default=False)
     data: Mapped[dict[str, Any]]
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)

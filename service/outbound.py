@@ -149,6 +149,7 @@ class GatheringSummaryData(TypedDict):
 
 class StandingChange(TypedDict):
     person: PersonRef
+    old_standing: str
     standing: str
     label: str
     reasons: list[str]

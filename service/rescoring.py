@@ -657,14 +657,15 @@ def _rescore_members(
         head_count=typical_head_count,
         others_attendance=statistics.median(rates.values()),
     )
-    # Only the standing and when it last changed are read; the rest is overwritten.
+    # Only the standing, when it last changed and from what are read; the rest is overwritten.
     existing = {
-        person_id: (standing, changed_at)
-        for person_id, standing, changed_at in session.execute(
+        person_id: (standing, changed_at, previous)
+        for person_id, standing, changed_at, previous in session.execute(
             select(
                 MemberStandingSnapshot.person_id,
                 MemberStandingSnapshot.standing,
                 MemberStandingSnapshot.changed_at,
+                MemberStandingSnapshot.previous_standing,
             ).where(MemberStandingSnapshot.group_id == group.id)
         ).tuples()
     }
@@ -692,14 +693,15 @@ def _rescore_members(
             settings,
         )
         person_id = int(member)
-        before, changed_at = existing.get(person_id, (None, now))
+        before, changed_at, previous = existing.get(person_id, (None, now, None))
         if before is not None and before != standing.standing.value:
-            changed_at = now
+            changed_at, previous = now, before
         row = {
             "group_id": group.id,
             "person_id": person_id,
             "model_version": MODEL_VERSION,
             "standing": standing.standing.value,
+            "previous_standing": previous,
             "estimated": standing.estimated,
             "data": {
                 "label": standing.label,

@@ -177,6 +177,7 @@ def summary_payload(session: Session, gathering_id: int) -> GatheringSummaryData
         "standing_changes": [
             {
                 "person": {"id": change.person.id, "name": change.person.name},
+                "old_standing": change.previous or "",
                 "standing": change.standing,
                 "label": change.label,
                 "reasons": list(change.sentences),

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.mail.charts import HealthPoint, Stay
+from service.scoring.standing import Standing
 
 # Regulars going quiet: at least REGULAR_MIN of the REGULAR_WINDOW gatherings before the
 # last QUIET_AFTER, and none of those last QUIET_AFTER.
@@ -88,7 +89,7 @@ class ScoreInput:
 
 @dataclass(frozen=True)
 class StandingInput:
-    """A member's latest standing (`MemberStandingSnapshot`): only the current one is kept."""
+    """A member's latest standing (`MemberStandingSnapshot`) and the one before its last change."""
 
     person: PersonCard
     standing: str
@@ -96,6 +97,7 @@ class StandingInput:
     sentences: tuple[str, ...]
     changed_at: datetime
     attended: int = 0  # gatherings of the group attended
+    previous: str | None = None  # None: the standing has not changed since it was first given
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ class StandingView:
     company: str
     label: str
     reasons: tuple[str, ...]
+    previous_label: str = ""  # as members read it, e.g. GIVE IT TIME
 
 
 @dataclass(frozen=True)
@@ -349,7 +352,11 @@ def gathering_summary(facts: SummaryInput) -> GatheringSummary:
         reasons = tuple(factor["sentence"] for factor in data.get("factors", ()))
     changes = tuple(
         StandingView(
-            change.person.display_name, change.person.company, change.label, change.sentences
+            change.person.display_name,
+            change.person.company,
+            change.label,
+            change.sentences,
+            Standing(change.previous).label if change.previous else "",
         )
         for change in sorted(facts.standing_changes, key=lambda c: c.person.display_name.lower())
     )

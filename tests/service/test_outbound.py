@@ -343,6 +343,13 @@ def test_a_changed_standing_is_emitted_by_rescoring(app, client, register, tenan
     rescore()
     assert messages(app, endpoint_id) == []  # a first standing is not a change
     with app.app_context(), session_scope() as session:
+        previous = session.scalars(
+            select(MemberStandingSnapshot.previous_standing).where(
+                MemberStandingSnapshot.group_id == group_id
+            )
+        ).all()
+        assert previous and set(previous) == {None}
+    with app.app_context(), session_scope() as session:
         row = session.scalars(
             select(MemberStandingSnapshot)
             .where(MemberStandingSnapshot.group_id == group_id)
@@ -369,6 +376,10 @@ def test_a_changed_standing_is_emitted_by_rescoring(app, client, register, tenan
     assert data["group"] == {"id": group_id, "name": "Thursday Breakfast Club"}
     assert (data["old_standing"], data["standing"]) == (earlier, computed)
     assert data["reasons"] and data["label"]
+    with app.app_context(), session_scope() as session:
+        changed = session.get(MemberStandingSnapshot, (group_id, data["person"]["id"]))
+        assert changed is not None
+        assert (changed.previous_standing, changed.standing) == (earlier, computed)
 
 
 # --- the API -------------------------------------------------------------------------------

@@ -74,9 +74,17 @@ def stays(*minutes):
     return tuple(Stay(START + timedelta(minutes=m)) for m in minutes)
 
 
-def standing(person, label="STAY", changed=START + timedelta(hours=1), attended=4):
+def standing(
+    person, label="STAY", changed=START + timedelta(hours=1), attended=4, previous="give_it_time"
+):
     return StandingInput(
-        person, label.lower(), label, ("You got 3 leads in 4 attendances.",), changed, attended
+        person,
+        label.lower().replace(" ", "_"),
+        label,
+        ("You got 3 leads in 4 attendances.",),
+        changed,
+        attended,
+        previous,
     )
 
 
@@ -114,9 +122,9 @@ def test_summary_names_standing_changes_and_counts_who_left():
     summary = compose.gathering_summary(
         SummaryInput(INFO, score(), stays(0, 5), 0, False, changes, leaves=2)
     )
-    assert [(c.name, c.label) for c in summary.standing_changes] == [
-        ("Ada Lovelace", "STAY"),
-        ("Ben <b>Bold</b>", "TIME TO MOVE ON"),
+    assert [(c.name, c.previous_label, c.label) for c in summary.standing_changes] == [
+        ("Ada Lovelace", "GIVE IT TIME", "STAY"),
+        ("Ben <b>Bold</b>", "GIVE IT TIME", "TIME TO MOVE ON"),
     ]
     assert summary.standing_sentence == (
         "2 members' standings changed since the previous gathering:"
