@@ -53,7 +53,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from unittest import mock
 
@@ -63,13 +62,9 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.ingest import (
-    POSTGRES_BACKEND_TITLE,
-    free_port,
-    machine_description,
-    revision,
-    stop_process,
-)
+from bench.errors import BenchmarkError
+from bench.ingest import POSTGRES_BACKEND_TITLE, machine_description, revision
+from bench.processes import free_port, stop_on_signals, stop_process
 from bench.seed import TABLES, Copier, Counts, finish
 from service import create_app, migrate, rescoring
 from service.accounts import create_organizer
@@ -88,7 +83,6 @@ MAIL_FROM = "Roomwise <recaps@roomwise.example.com>"
 PUBLIC_BASE_URL = "https://roomwise.example.com"
 TARGET_RATIO = 0.5
 SEED = 20261201
-START_TIMEOUT_S = 30
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 FOREIGN_LOAD_WARNING = 0.05
 
@@ -123,10 +117,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "connection": TABLES["connection"],
     "outcome": TABLES["outcome"],
 }
-
-
-class BenchmarkError(Exception):
-    """The benchmark could not run or its run is unusable; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -506,7 +496,7 @@ class Sink:
         return totals
 
     def stop(self) -> None:
-        stop_process(self.process)  # type: ignore[arg-type]
+        stop_process(self.process)
         self._log.close()
 
 
@@ -905,15 +895,9 @@ def postgres_version(database_url: str) -> str:
     return f"{row[0] if row else '?'} (synchronous_commit {commit[0] if commit else '?'})"
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    stop_on_signals()
     try:
         with tempfile.TemporaryDirectory(prefix="roomwise-mailbench-") as tmp:
             result = run_benchmark(config, Path(tmp))

@@ -25,7 +25,6 @@ Every process it starts is stopped on exit, Ctrl-C and SIGTERM included.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
@@ -34,8 +33,6 @@ import re
 import resource
 import runpy
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +42,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
@@ -54,6 +50,8 @@ import redis
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.errors import BenchmarkError
+from bench.processes import free_port, started, stop_on_signals, stop_process, wait_until_ready
 from integrations.signatures import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from service import create_app, migrate
 from service.accounts import create_organizer
@@ -82,7 +80,6 @@ MAX_WARMUP_S = 30
 BARE_POOL_SIZE = 4096
 REQUEST_TIMEOUT_S = 10
 START_TIMEOUT_S = 30
-STOP_TIMEOUT_S = 30
 LOAD_TIMEOUT_S = 120
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Programs the benchmark runs or talks to; CPU used by anything else disturbs the figures.
@@ -93,10 +90,6 @@ POSTGRES_BACKEND_TITLE = re.compile(
     r"postgres: [^:]+: (?:autovacuum worker (?P<av_database>\S+)"
     r"|\S+ (?P<database>\S+) (?:\S+\(\d+\)|\[local\]))"
 )
-
-
-class BenchmarkError(Exception):
-    """The benchmark could not run or its run is unusable; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -381,64 +374,17 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
     return {name: settings.get(name) for name in names}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL to the whole process group once the grace period is over."""
-    try:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=STOP_TIMEOUT_S)
-    except (subprocess.TimeoutExpired, KeyboardInterrupt):
-        pass
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @contextmanager
-def gunicorn(app_spec: str, env: Mapping[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
-    """Serve `app_spec` on a free local port; yield its base URL and the master's pid."""
+def gunicorn(
+    app_spec: str, env: Mapping[str, str], workdir: Path, name: str
+) -> Iterator[tuple[str, int]]:
+    """Serve `app_spec` on a free local port, logging to `workdir/<name>.log`; yield its base
+    URL and the master's pid."""
     port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), app_spec],
-            cwd=ROOT,
-            env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_healthy(port, process, log_path)
-            yield f"http://127.0.0.1:{port}", process.pid
-        finally:
-            stop_process(process)
-
-
-def wait_healthy(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.1)
-    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-    raise BenchmarkError(f"gunicorn did not become healthy on port {port}:\n{tail}")
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), app_spec]
+    with started(name, argv, {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}, workdir) as process:
+        wait_until_ready(port, "/healthz", process, workdir / f"{name}.log", START_TIMEOUT_S)
+        yield f"http://127.0.0.1:{port}", process.pid
 
 
 def serves_bench_database(proc_dir: str) -> bool:
@@ -612,7 +558,7 @@ def run_benchmark(config: Config, workdir: Path) -> tuple[Measurement, Measureme
 
     pool = workdir / "bare-pool.tsv"
     write_deliveries(pool, tenant.signing_secret, BARE_POOL_SIZE, f"msg_pool_{run_id}")
-    with gunicorn(BARE_APP, env, workdir / "gunicorn-bare.log") as (base_url, pid):
+    with gunicorn(BARE_APP, env, workdir, "gunicorn-bare") as (base_url, pid):
         url = base_url + tenant.webhook_path
         if config.warmup_s:
             run_wrk(config, "bare", url, pid, pool, "cycle", config.warmup_s, workdir)
@@ -621,7 +567,7 @@ def run_benchmark(config: Config, workdir: Path) -> tuple[Measurement, Measureme
 
     engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
     try:
-        with gunicorn(INGEST_APP, env, workdir / "gunicorn-ingest.log") as (base_url, pid):
+        with gunicorn(INGEST_APP, env, workdir, "gunicorn-ingest") as (base_url, pid):
             url = base_url + tenant.webhook_path
             if config.warmup_s:
                 warmup = workdir / "ingest-warmup.tsv"
@@ -764,15 +710,9 @@ def write_result(
     return path
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    stop_on_signals()
     started = datetime.now(UTC)
     try:
         wrk_version = require_wrk()

@@ -47,20 +47,17 @@ import queue
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import psycopg
@@ -69,6 +66,8 @@ from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 
 from bench import seed
+from bench.errors import BenchmarkError
+from bench.processes import free_port, started, stop_on_signals, tail, wait_until_ready
 from integrations.signatures import signed_headers
 from service import migrate
 from service.db import engine_for
@@ -83,7 +82,6 @@ BENCH_WORKER = "bench.scoring_worker"
 FULL_RESCORE = "bench.full_rescore"
 SERVICE_WORKER = "tasks.worker"
 START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 30
 RESCORE_TIMEOUT_S = 1800
 POLL_S = 0.1
 # Check-ins carry the gathering's name and group as a platform sends them; these mark the load
@@ -92,10 +90,6 @@ LIVE_PREFIX = "live-"
 MAX_DURATION_S = 300
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-class BenchmarkError(Exception):
-    """The benchmark could not run or its run is unusable; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -190,37 +184,6 @@ def service_env(database_url: str, broker_url: str, var_dir: Path) -> dict[str, 
     return env
 
 
-@contextmanager
-def started(
-    name: str, argv: list[str], env: Mapping[str, str], workdir: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `argv` in its own process group, logging to `workdir/<name>.log`; stop the whole
-    group afterwards (SIGTERM, then SIGKILL once the grace period is over)."""
-    log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=dict(env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        finally:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
-            finally:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 def celery_argv(app: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", app, *args]
 
@@ -234,33 +197,6 @@ def wait_for_log(process: subprocess.Popen[bytes], log_path: Path, marker: str) 
             break
         time.sleep(0.2)
     raise BenchmarkError(f"{log_path.stem} did not start:\n{tail(log_path)}")
-
-
-def wait_healthy(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline and process.poll() is None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/readyz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.2)
-    raise BenchmarkError(f"gunicorn did not become ready on port {port}:\n{tail(log_path)}")
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # --- memory and CPU, from /proc ---------------------------------------------------------------
@@ -888,7 +824,7 @@ def latency_test(
         beat = stack.enter_context(
             started("beat", celery_argv(SERVICE_WORKER, "beat", "--loglevel=INFO"), env, workdir)
         )
-        wait_healthy(port, web, workdir / "web.log")
+        wait_until_ready(port, "/readyz", web, workdir / "web.log", START_TIMEOUT_S)
         wait_for_log(worker, workdir / "worker.log", " ready.")
         wait_for_log(scorer, workdir / "scorer.log", " ready.")
         wait_for_log(beat, workdir / "beat.log", "beat: Starting")
@@ -1171,14 +1107,9 @@ def keep_logs(workdir: Path, destination: Path) -> None:
             shutil.copy2(log, destination / log.name)
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    stop_on_signals()
     started_at = datetime.now(UTC)
     name = f"scoring-{started_at:%Y%m%dT%H%M%SZ}"
     try:
