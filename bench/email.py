@@ -63,8 +63,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.errors import BenchmarkError
-from bench.ingest import POSTGRES_BACKEND_TITLE, machine_description, revision
+from bench.machine import (
+    FOREIGN_LOAD_WARNING,
+    Process,
+    cores_by_group,
+    cpu_snapshot,
+    machine_busy_fraction,
+)
 from bench.processes import free_port, stop_on_signals, stop_process
+from bench.provenance import machine_description, revision
 from bench.seed import TABLES, Copier, Counts, finish
 from service import create_app, migrate, rescoring
 from service.accounts import create_organizer
@@ -83,8 +90,6 @@ MAIL_FROM = "Roomwise <recaps@roomwise.example.com>"
 PUBLIC_BASE_URL = "https://roomwise.example.com"
 TARGET_RATIO = 0.5
 SEED = 20261201
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-FOREIGN_LOAD_WARNING = 0.05
 
 FIRST_NAMES = (
     "Ada", "Ben", "Chloé", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi",
@@ -507,78 +512,29 @@ def difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 # --- CPU ---------------------------------------------------------------------------------------
 
 
-def serves_database(proc_dir: str) -> bool:
-    """A PostgreSQL backend of the benchmark's database, or a server-wide process."""
-    try:
-        title = Path(proc_dir, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return True
-    match = POSTGRES_BACKEND_TITLE.match(title)
-    return match is None or DATABASE in (match["database"], match["av_database"])
-
-
-def process_ticks() -> dict[int, tuple[str, int]]:
-    ticks: dict[int, tuple[str, int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if name == "postgres" and not serves_database(entry.path):
-            name = "postgres (other databases)"
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
-    return ticks
-
-
 class CpuMeter:
     """Average cores used during a phase by the sender (this process), the sink, PostgreSQL
     for this database, and everything else (which disturbs the figures, and is reported)."""
 
     def __init__(self, sink_pid: int) -> None:
         self._sink_pid = sink_pid
-        self._before = process_ticks()
-        self._machine = machine_ticks()
-        self._started = time.monotonic()
+        self._before = cpu_snapshot(DATABASE)
+
+    def _group(self, pid: int, process: Process) -> str:
+        if pid == os.getpid():
+            return "sender"
+        if pid == self._sink_pid:
+            return "smtp sink"
+        return process.name
 
     def cores(self) -> dict[str, float]:
-        after = process_ticks()
-        seconds = time.monotonic() - self._started
-        used: dict[str, int] = defaultdict(int)
-        for pid, (name, ticks) in after.items():
-            before = self._before.get(pid)
-            spent = ticks - (before[1] if before and before[0] == name else 0)
-            if pid == os.getpid():
-                group = "sender"
-            elif pid == self._sink_pid:
-                group = "smtp sink"
-            elif name == "postgres":
-                group = "postgres"
-            else:
-                group = name
-            used[group] += spent
-        cores = {
-            group: round(spent / CLOCK_TICKS / seconds, 2)
-            for group, spent in sorted(used.items(), key=lambda item: -item[1])
-            if spent / CLOCK_TICKS / seconds >= 0.01
-        }
+        after = cpu_snapshot(DATABASE)
+        cores = cores_by_group(self._before, after, self._group, floor=0.01)
         # Programs that started and ended within the phase (a test run's subprocesses) are in
         # no snapshot; the machine's busy time counts them.
-        busy_now, total_now = machine_ticks()
-        busy, total = busy_now - self._machine[0], total_now - self._machine[1]
-        busy_cores = busy / total * (os.cpu_count() or 1) if total else 0.0
+        busy_cores = machine_busy_fraction(self._before, after) * (os.cpu_count() or 1)
         cores["machine"] = round(busy_cores, 2)
         return cores
-
-
-def machine_ticks() -> tuple[int, int]:
-    """Busy and total CPU ticks of the whole machine since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 def foreign_cores(cores: dict[str, float]) -> float:

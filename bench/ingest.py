@@ -28,8 +28,6 @@ import argparse
 import json
 import math
 import os
-import platform
-import re
 import resource
 import runpy
 import shutil
@@ -51,7 +49,17 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.errors import BenchmarkError
+from bench.machine import (
+    CLOCK_TICKS,
+    FOREIGN_LOAD_WARNING,
+    CpuSnapshot,
+    Process,
+    cores_by_group,
+    cpu_snapshot,
+    machine_busy_fraction,
+)
 from bench.processes import free_port, started, stop_on_signals, stop_process, wait_until_ready
+from bench.provenance import machine_description, revision
 from integrations.signatures import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from service import create_app, migrate
 from service.accounts import create_organizer
@@ -81,15 +89,8 @@ BARE_POOL_SIZE = 4096
 REQUEST_TIMEOUT_S = 10
 START_TIMEOUT_S = 30
 LOAD_TIMEOUT_S = 120
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Programs the benchmark runs or talks to; CPU used by anything else disturbs the figures.
 STACK_PROGRAMS = frozenset({"gunicorn", "postgres", "redis-server", "wrk", "bench"})
-FOREIGN_LOAD_WARNING = 0.05
-# The process title of a PostgreSQL backend or autovacuum worker names its database.
-POSTGRES_BACKEND_TITLE = re.compile(
-    r"postgres: [^:]+: (?:autovacuum worker (?P<av_database>\S+)"
-    r"|\S+ (?P<database>\S+) (?:\S+\(\d+\)|\[local\]))"
-)
 
 
 @dataclass(frozen=True)
@@ -196,15 +197,6 @@ class DrainCheck:
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "stored_unacknowledged": self.stored_unacknowledged, "ok": self.ok}
-
-
-@dataclass(frozen=True)
-class CpuSnapshot:
-    """Cumulative CPU ticks per process (name, parent, ticks) and for the whole machine."""
-
-    processes: dict[int, tuple[str, int, int]]
-    machine_busy: int
-    machine_total: int
 
 
 def parse_args(argv: list[str] | None) -> Config:
@@ -387,57 +379,18 @@ def gunicorn(
         yield f"http://127.0.0.1:{port}", process.pid
 
 
-def serves_bench_database(proc_dir: str) -> bool:
-    """Whether a PostgreSQL process works for the benchmark: a backend connected to its
-    database, or a server-wide process (WAL writer, checkpointer) that every database shares."""
-    try:
-        title = Path(proc_dir, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return True
-    match = POSTGRES_BACKEND_TITLE.match(title)
-    return match is None or BENCH_DATABASE in (match["database"], match["av_database"])
-
-
-def cpu_snapshot() -> CpuSnapshot:
-    processes: dict[int, tuple[str, int, int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        if name == "postgres" and not serves_bench_database(entry.path):
-            name = "postgres (other databases)"
-        fields = stat[stat.rindex(")") + 2 :].split()
-        processes[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
-    machine = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = machine[3] + machine[4]
-    return CpuSnapshot(processes, sum(machine) - idle, sum(machine))
-
-
 def cpu_cores(
     before: CpuSnapshot, after: CpuSnapshot, seconds: float, server_pid: int
 ) -> dict[str, float]:
     """Average cores each program kept busy between the snapshots (gunicorn = master+workers)."""
-    by_program: dict[str, int] = {}
-    for pid, (name, parent, ticks) in after.processes.items():
-        program = name
-        if server_pid in (pid, parent):
-            program = "gunicorn"
-        elif pid == os.getpid():
-            program = "bench"
-        spent = ticks - before.processes.get(pid, (name, parent, 0))[2]
-        by_program[program] = by_program.get(program, 0) + spent
-    cores = {
-        program: round(ticks / CLOCK_TICKS / seconds, 2)
-        for program, ticks in sorted(by_program.items(), key=lambda item: -item[1])
-        if ticks / CLOCK_TICKS / seconds >= 0.01
-    }
-    total = after.machine_total - before.machine_total
-    busy = (after.machine_busy - before.machine_busy) / total if total else 0.0
-    return {**cores, "machine_busy_fraction": round(busy, 3)}
+
+    def program(pid: int, process: Process) -> str:
+        if server_pid in (pid, process.parent):
+            return "gunicorn"
+        return "bench" if pid == os.getpid() else process.name
+
+    cores = cores_by_group(before, after, program, seconds=seconds, floor=0.01)
+    return {**cores, "machine_busy_fraction": round(machine_busy_fraction(before, after), 3)}
 
 
 def children_cpu_s() -> float:
@@ -493,17 +446,18 @@ def run_wrk(
         )
         try:
             wait_until_loaded(process, config.client_threads)
-            before = cpu_snapshot()
+            before = cpu_snapshot(BENCH_DATABASE)
             process.wait(timeout=duration_s + LOAD_TIMEOUT_S)
         finally:
             stop_process(process)
-    after = cpu_snapshot()
+    after = cpu_snapshot(BENCH_DATABASE)
     if process.returncode != 0 or not report_path.exists():
         tail = (workdir / "wrk.log").read_text(errors="replace")[-2000:]
         raise BenchmarkError(f"wrk exited with status {process.returncode}:\n{tail}")
     report = json.loads(report_path.read_text())
     duration = report["duration_us"] / 1e6
-    loading_s = before.processes.get(process.pid, ("wrk", 0, 0))[2] / CLOCK_TICKS
+    loading = before.processes.get(process.pid)
+    loading_s = (loading.ticks if loading else 0) / CLOCK_TICKS
     latency = {name: round(value / 1000, 2) for name, value in report["latency_us"].items()}
     client_cpu_s = children_cpu_s() - cpu_before_start - loading_s
     cores = cpu_cores(before, after, duration, server_pid)
@@ -597,45 +551,6 @@ def run_benchmark(config: Config, workdir: Path) -> tuple[Measurement, Measureme
         engine.dispose()
         flush_broker(config.broker_url)
     return bare, ingest, drain
-
-
-def machine_description() -> dict[str, Any]:
-    model = ""
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def revision() -> str | None:
-    """The commit measured, marked `+dirty` when the working tree differs from it."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return None
-    if commit.returncode != 0:
-        return None
-    return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
 def print_report(bare: Measurement, ingest: Measurement, drain: DrainCheck) -> None:

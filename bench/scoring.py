@@ -67,7 +67,16 @@ from celery.exceptions import TimeoutError as ResultTimeout
 
 from bench import seed
 from bench.errors import BenchmarkError
+from bench.machine import (
+    Process,
+    cores_by_group,
+    cpu_snapshot,
+    descendants,
+    process_table,
+    status_kb,
+)
 from bench.processes import free_port, started, stop_on_signals, tail, wait_until_ready
+from bench.provenance import cpu_model
 from integrations.signatures import signed_headers
 from service import migrate
 from service.db import engine_for
@@ -88,8 +97,6 @@ POLL_S = 0.1
 # test's gatherings, so a later `--reuse` run can remove them.
 LIVE_PREFIX = "live-"
 MAX_DURATION_S = 300
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 @dataclass(frozen=True)
@@ -202,69 +209,29 @@ def wait_for_log(process: subprocess.Popen[bytes], log_path: Path, marker: str) 
 # --- memory and CPU, from /proc ---------------------------------------------------------------
 
 
-def status_kb(pid: int, key: str) -> int:
-    """A `/proc/<pid>/status` figure in kB (VmHWM: peak resident memory; VmRSS: current)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1])
-    raise BenchmarkError(f"/proc/{pid}/status has no {key}")
-
-
-def process_table() -> dict[int, tuple[str, int, int, int]]:
-    """pid → (program, parent pid, CPU ticks used, resident kB) for every process."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks = int(fields[11]) + int(fields[12])
-        table[int(entry.name)] = (name, int(fields[1]), ticks, int(fields[21]) * PAGE_KB)
-    return table
-
-
-def descendants(root: int, table: Mapping[int, tuple[str, int, int, int]]) -> set[int]:
-    found = {root}
-    grew = True
-    while grew:
-        more = {pid for pid, row in table.items() if row[1] in found and pid not in found}
-        found |= more
-        grew = bool(more)
-    return found
-
-
 class CpuMeter:
     """Average cores used during a phase: by this benchmark's processes, by PostgreSQL and
     Redis, and by anything else on the machine (which disturbs the figures; it is reported)."""
 
     def __init__(self) -> None:
-        self._before = process_table()
-        self._started = time.monotonic()
+        self._before = cpu_snapshot()
 
     def cores(self) -> dict[str, float]:
-        after = process_table()
-        seconds = time.monotonic() - self._started
-        mine = descendants(os.getpid(), after)
-        used: dict[str, int] = {}
-        for pid, (name, _, ticks, _) in after.items():
-            before = self._before.get(pid)
-            spent = ticks - (before[2] if before and before[0] == name else 0)
+        after = cpu_snapshot()
+        mine = descendants(os.getpid(), after.processes)
+
+        def group(pid: int, process: Process) -> str:
             if pid == os.getpid():
-                group = "benchmark client"
-            elif pid in mine:
-                group = "service (web, workers, beat)"
-            elif name.startswith("postgres"):
-                group = "postgres"
-            elif name.startswith("redis"):
-                group = "redis"
-            else:
-                group = "other programs"
-            used[group] = used.get(group, 0) + spent
-        return {group: round(t / CLOCK_TICKS / seconds, 2) for group, t in sorted(used.items())}
+                return "benchmark client"
+            if pid in mine:
+                return "service (web, workers, beat)"
+            if process.name.startswith("postgres"):
+                return "postgres"
+            if process.name.startswith("redis"):
+                return "redis"
+            return "other programs"
+
+        return dict(sorted(cores_by_group(self._before, after, group).items()))
 
 
 class RssSampler(threading.Thread):
@@ -281,7 +248,9 @@ class RssSampler(threading.Thread):
         while not self._done.wait(0.5):
             table = process_table()
             tree = set().union(*(descendants(root, table) for root in self.roots))
-            self.peak_kb = max(self.peak_kb, sum(table[pid][3] for pid in tree if pid in table))
+            self.peak_kb = max(
+                self.peak_kb, sum(table[pid].resident_kb for pid in tree if pid in table)
+            )
 
     def stop(self) -> int:
         self._done.set()
@@ -958,14 +927,7 @@ def flush_broker(broker_url: str) -> None:
 
 
 def machine(url: str) -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    model = cpu_model() or platform.processor()
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     return {
         "cpus": os.cpu_count(),
