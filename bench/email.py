@@ -58,10 +58,10 @@ from unittest import mock
 
 import psycopg
 from flask import Flask
-from sqlalchemy import create_engine, func, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bench.database import DEFAULT_POSTGRES, reset_database
 from bench.errors import BenchmarkError
 from bench.machine import (
     FOREIGN_LOAD_WARNING,
@@ -73,7 +73,7 @@ from bench.machine import (
 from bench.processes import free_port, stop_on_signals, stop_process
 from bench.provenance import machine_description, revision
 from bench.seed import TABLES, Copier, Counts, finish
-from service import create_app, migrate, rescoring
+from service import create_app, rescoring
 from service.accounts import create_organizer
 from service.config import Settings
 from service.context import current_settings
@@ -84,7 +84,6 @@ from service.models import MailKind, MailMessage, MailStatus
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DATABASE = "roomwise_mailbench"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECRET_KEY = "roomwise-mailbench-secret-key-" + "m" * 32
 MAIL_FROM = "Roomwise <recaps@roomwise.example.com>"
 PUBLIC_BASE_URL = "https://roomwise.example.com"
@@ -208,22 +207,6 @@ class Prepared:
     rows: dict[str, int]
     planned: dict[str, int]
     seconds: dict[str, float]
-
-
-def reset_database(postgres_url: str) -> str:
-    """Drop and recreate the benchmark database, migrate it, and return its URL."""
-    server = make_url(postgres_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        admin.dispose()
-    url = server.set(drivername="postgresql", database=DATABASE)
-    database_url = url.render_as_string(hide_password=False)
-    migrate.upgrade(database_url)
-    return database_url
 
 
 def bench_app(database_url: str, var_dir: Path) -> Flask:
@@ -785,7 +768,7 @@ def print_report(result: dict[str, Any]) -> None:
 
 def run_benchmark(config: Config, workdir: Path) -> dict[str, Any]:
     started_at = datetime.now(UTC)
-    database_url = reset_database(config.postgres_url)
+    database_url = reset_database(config.postgres_url, DATABASE)
     app = bench_app(database_url, workdir / "var")
     try:
         print(f"writing {config.recaps} attendees and scoring them", flush=True)

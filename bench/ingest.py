@@ -48,6 +48,7 @@ import redis
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.database import DEFAULT_POSTGRES, flush_broker, reset_database
 from bench.errors import BenchmarkError
 from bench.machine import (
     CLOCK_TICKS,
@@ -61,7 +62,7 @@ from bench.machine import (
 from bench.processes import free_port, started, stop_on_signals, stop_process, wait_until_ready
 from bench.provenance import machine_description, revision
 from integrations.signatures import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
-from service import create_app, migrate
+from service import create_app
 from service.accounts import create_organizer
 from service.context import current_settings, secret_box
 from service.db import engine_for, session_scope
@@ -74,7 +75,6 @@ REPLAY_SCRIPT = Path(__file__).resolve().parent / "replay.lua"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 BENCH_DATABASE = "roomwise_bench"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
 SECRET_KEY = "roomwise-bench-secret-key-" + "k" * 32
 INGEST_APP = "service:create_app()"
@@ -271,23 +271,6 @@ def require_wrk() -> str:
     return (output.stdout or output.stderr).splitlines()[0].strip()
 
 
-def reset_database(postgres_url: str) -> str:
-    """Drop and recreate the benchmark database; return its URL for the service."""
-    server = make_url(postgres_url)
-    admin = create_engine(
-        server.set(drivername="postgresql+psycopg", database="postgres"),
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    finally:
-        admin.dispose()
-    url = server.set(drivername="postgresql", database=BENCH_DATABASE)
-    return url.render_as_string(hide_password=False)
-
-
 def create_tenant(database_url: str, broker_url: str, var_dir: Path) -> Tenant:
     """An organizer with a `standard` integration, made the way the CLI makes one."""
     app = create_app(
@@ -311,11 +294,6 @@ def create_tenant(database_url: str, broker_url: str, var_dir: Path) -> Tenant:
     if not integration.signing_secret:
         raise BenchmarkError("the standard integration came without a signing secret")
     return Tenant(urlsplit(integration.webhook_url).path, integration.signing_secret)
-
-
-def flush_broker(broker_url: str) -> None:
-    with redis.Redis.from_url(broker_url) as client:
-        client.flushdb()
 
 
 def queued_messages(broker_url: str) -> int:
@@ -503,8 +481,7 @@ def deliveries_needed(bare_rate: float, seconds: int, config: Config) -> int:
 
 def run_benchmark(config: Config, workdir: Path) -> tuple[Measurement, Measurement, DrainCheck]:
     var_dir = workdir / "var"
-    database_url = reset_database(config.postgres_url)
-    migrate.upgrade(database_url)
+    database_url = reset_database(config.postgres_url, BENCH_DATABASE)
     tenant = create_tenant(database_url, config.broker_url, var_dir)
     flush_broker(config.broker_url)
     env = server_env(config, database_url, var_dir)

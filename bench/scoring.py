@@ -61,11 +61,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import redis
 from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 
 from bench import seed
+from bench.database import DEFAULT_POSTGRES, database_url, flush_broker
 from bench.errors import BenchmarkError
 from bench.machine import (
     Process,
@@ -121,7 +121,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         prog="python -m bench.scoring", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
-    parser.add_argument("--postgres", default=seed.DEFAULT_POSTGRES, help="PostgreSQL server")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL server")
     parser.add_argument("--broker", default=DEFAULT_BROKER, help="Redis database (emptied)")
     parser.add_argument("--rate", type=float, default=100.0, help="check-ins per second")
     parser.add_argument("--duration", type=int, default=40, help="seconds of steady load")
@@ -267,7 +267,7 @@ def prepare_database(config: Config, var_dir: Path) -> tuple[str, seed.Tenant, f
     if not config.reuse:
         result = seed.seed(config.postgres_url, config.broker_url, var_dir)
         return result.database_url, result.tenant, result.seconds
-    url = seed.database_url(config.postgres_url)
+    url = database_url(config.postgres_url, seed.DATABASE)
     migrate.upgrade(url)
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("DELETE FROM gathering WHERE external_id LIKE %s", (f"{LIVE_PREFIX}%",))
@@ -919,11 +919,6 @@ def pending_deliveries(url: str) -> int:
 
 
 # --- the run ---------------------------------------------------------------------------------
-
-
-def flush_broker(broker_url: str) -> None:
-    with redis.Redis.from_url(broker_url) as client:
-        client.flushdb()
 
 
 def machine(url: str) -> dict[str, Any]:

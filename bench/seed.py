@@ -43,10 +43,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 from flask import Flask
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
-from service import create_app, migrate
+from bench.database import DEFAULT_POSTGRES, reset_database
+from service import create_app
 from service.accounts import create_organizer
 from service.context import current_settings, secret_box
 from service.db import engine_for, session_scope
@@ -55,7 +55,6 @@ from service.platforms import create_integration
 
 SEED = 20261130
 DATABASE = "roomwise_scorebench"
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Shared with the processes `bench.scoring` starts: the integration's secrets are sealed with it.
 SECRET_KEY = "roomwise-scorebench-secret-key-" + "s" * 32
 # The last seeded gathering starts shortly before this; fixed, so every run writes the same rows.
@@ -130,29 +129,6 @@ def bench_app(database_url: str, broker_url: str, var_dir: Path) -> Flask:
             "var_dir": var_dir,
         }
     )
-
-
-def reset_database(postgres_url: str) -> str:
-    """Drop and recreate the benchmark database, migrate it, and return its URL."""
-    server = make_url(postgres_url).set(drivername="postgresql+psycopg")
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        admin.dispose()
-    url = server.set(drivername="postgresql", database=DATABASE).render_as_string(
-        hide_password=False
-    )
-    migrate.upgrade(url)
-    return url
-
-
-def database_url(postgres_url: str) -> str:
-    """The benchmark database's URL on the given server (for reusing a seeded database)."""
-    server = make_url(postgres_url).set(drivername="postgresql", database=DATABASE)
-    return server.render_as_string(hide_password=False)
 
 
 def create_tenant(app: Flask) -> Tenant:
@@ -302,7 +278,7 @@ def plan_sizes(rng: random.Random, groups: list[GroupPlan], sizes: Sizes) -> lis
 def seed(postgres_url: str, broker_url: str, var_dir: Path, sizes: Sizes = Sizes()) -> SeedResult:
     """Recreate, migrate and fill the benchmark database; the same rows for the same `sizes`."""
     started = time.perf_counter()
-    url = reset_database(postgres_url)
+    url = reset_database(postgres_url, DATABASE)
     app = bench_app(url, broker_url, var_dir)
     try:
         tenant = create_tenant(app)
