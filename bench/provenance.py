@@ -34,22 +34,14 @@ def machine_description() -> dict[str, Any]:
 def revision() -> str | None:
     """The commit measured, marked `+dirty` when the working tree differs from it."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        commit = _git("rev-parse", "--short", "HEAD")
+        status = _git("status", "--porcelain", "--untracked-files=no")
     except OSError:
         return None
     if commit.returncode != 0:
         return None
     return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
