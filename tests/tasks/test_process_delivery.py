@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
+from service.db import session_scope
+from service.models import Delivery, DeliveryStatus
 from service.queue import PROCESS_DELIVERY, SWEEP_DELIVERIES
 from tests.conftest import Tenant, running_app
 from tests.support import signed_headers, standard_body, wait_for
@@ -196,8 +199,17 @@ def test_broker_down_at_post_time_loses_nothing(
     delivery_id = response.json["delivery"]
     assert delivery_status(client, tenant, delivery_id) == "received"
 
+    # Earlier tests leave deliveries waiting on purpose (some for platforms that cannot be
+    # reached, which the worker would retry for minutes): the sweep is about this one.
+    with app.app_context(), session_scope() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.status == DeliveryStatus.RECEIVED, Delivery.id != delivery_id)
+            .values(status=DeliveryStatus.FAILED, reason="set aside by the broker outage test")
+        )
+
     # The broker is back: the periodic sweep re-enqueues what nobody picked up, once it is
-    # older than SWEEP_AFTER_SECONDS (here also whatever earlier tests left waiting).
+    # older than SWEEP_AFTER_SECONDS.
     sweep = app.extensions["celery"].tasks[SWEEP_DELIVERIES]
 
     def swept_and_processed() -> bool:
