@@ -185,9 +185,8 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     if delivery.status != DeliveryStatus.RECEIVED:
         return ProcessOutcome.ALREADY_DONE
     integration = session.get_one(Integration, delivery.integration_id)
-    delivery.attempts += 1
     try:
-        delivery.summary = _apply(session, box, integration, delivery)
+        summary = _apply(session, box, integration, delivery)
         mark_stale(session, gatherings_of_delivery(session, delivery.id))
     except MalformedPayload as err:
         return _fail(delivery, f"{err.reason}: {err.detail}")
@@ -198,6 +197,9 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     except PlatformError as err:
         note_platform_error(integration, err)
         return _fail(delivery, f"{err.reason}: {err.detail}")
+    # Changed only now, so that the delivery's row is written once.
+    delivery.attempts += 1
+    delivery.summary = summary
     delivery.status = DeliveryStatus.PROCESSED
     delivery.reason = None
     delivery.processed_at = utcnow()
@@ -244,6 +246,7 @@ def note_platform_error(integration: Integration, err: PlatformError) -> None:
 
 
 def _fail(delivery: Delivery, reason: str) -> ProcessOutcome:
+    delivery.attempts += 1
     delivery.status = DeliveryStatus.FAILED
     delivery.reason = reason[:2000]
     delivery.processed_at = utcnow()
