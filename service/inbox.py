@@ -34,7 +34,7 @@ from service.imports import InvalidRows
 from service.ingest_sql import IngestStatements, ingest_statements
 from service.keyring import Keyring, SigningKeys
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
-from service.rescoring import gatherings_of_delivery, mark_stale
+from service.rescoring import mark_delivery_stale
 
 
 class Receipt(StrEnum):
@@ -187,7 +187,7 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     integration = session.get_one(Integration, delivery.integration_id)
     try:
         summary = _apply(session, box, integration, delivery)
-        mark_stale(session, gatherings_of_delivery(session, delivery.id))
+        mark_delivery_stale(session, delivery.id)
     except MalformedPayload as err:
         return _fail(delivery, f"{err.reason}: {err.detail}")
     except InvalidRows as err:
