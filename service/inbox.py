@@ -177,14 +177,17 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     `PlatformUnavailable` for the caller to retry later; any other platform error fails the
     delivery with its reason, and a 401/403 also marks the integration's credentials invalid.
     """
-    delivery = session.scalars(
-        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    found = session.execute(
+        select(Delivery, Integration)
+        .join(Integration, Integration.id == Delivery.integration_id)
+        .where(Delivery.id == delivery_id)
+        .with_for_update(of=Delivery)
     ).one_or_none()
-    if delivery is None:
+    if found is None:
         return ProcessOutcome.MISSING
+    delivery, integration = found
     if delivery.status != DeliveryStatus.RECEIVED:
         return ProcessOutcome.ALREADY_DONE
-    integration = session.get_one(Integration, delivery.integration_id)
     try:
         summary = _apply(session, box, integration, delivery)
         mark_delivery_stale(session, delivery.id)
