@@ -105,10 +105,10 @@ MARK_DELIVERY_STALE = text(
 ).bindparams(bindparam("due_at", type_=RescoreJob.__table__.c.due_at.type))
 
 
-def mark_delivery_stale(session: Session, delivery_id: int, now: datetime | None = None) -> None:
+def mark_delivery_stale(session: Session, delivery_id: int) -> None:
     """Mark stale, as `mark_stale` does, the gatherings whose attendance a delivery touched."""
-    due = (now or utcnow()) + DEBOUNCE
-    session.execute(MARK_DELIVERY_STALE, {"due_at": due, "delivery_id": delivery_id})
+    params = {"due_at": utcnow() + DEBOUNCE, "delivery_id": delivery_id}
+    session.execute(MARK_DELIVERY_STALE, params)
 
 
 def claim_due(session: Session, now: datetime | None = None, limit: int = 50) -> list[int]:

@@ -28,13 +28,13 @@ def insert_ignoring_conflict(
     same natural key exists."""
     table = model.__table__
     assert isinstance(table, Table)
-    row = with_defaults(table, values)
+    row = _with_defaults(table, values)
     statement = _insert_ignoring_conflict(table, tuple(row), tuple(conflict_columns))
     inserted: int | None = session.execute(statement, row).scalar_one_or_none()
     return inserted
 
 
-def with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+def _with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """`values` and the defaults of the table's other columns, as a Core insert would add them."""
     row = dict(values)
     for column in table.columns:
