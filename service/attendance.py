@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from integrations.base import (
     AttendeeRef,
@@ -52,6 +52,7 @@ FOLD_RANK = {
 
 @dataclass(frozen=True)
 class AttendanceState:
+    # Named as the attendance columns that hold it.
     registered_at: datetime | None = None
     checked_in_at: datetime | None = None
     checked_out_at: datetime | None = None
@@ -226,27 +227,26 @@ def named_group(name: str) -> GroupRef:
 
 def resolve_person(session: Session, integration: Integration, ref: AttendeeRef) -> Person:
     """The one person behind a platform attendee: by identity first, then by normalized email."""
-    identity = session.scalars(
-        select(Identity).where(
-            Identity.integration_id == integration.id, Identity.external_id == ref.external_id
-        )
+    person = session.scalars(
+        select(Person)
+        .join(Identity, Identity.person_id == Person.id)
+        .where(Identity.integration_id == integration.id, Identity.external_id == ref.external_id)
     ).one_or_none()
-    email = normalize_email(ref.email)
-    if identity is not None:
-        person = session.get_one(Person, identity.person_id)
-    elif email is not None:
-        person, _ = get_or_create(
-            session,
-            Person,
-            {"organizer_id": integration.organizer_id, "email_normalized": email},
-            {"email": ref.email, "name": ref.name, "company": ref.company},
-        )
-    else:
-        person = Person(organizer_id=integration.organizer_id, name=ref.name, company=ref.company)
-        session.add(person)
-        session.flush()
-
-    if identity is None:
+    if person is None:
+        email = normalize_email(ref.email)
+        if email is not None:
+            person, _ = get_or_create(
+                session,
+                Person,
+                {"organizer_id": integration.organizer_id, "email_normalized": email},
+                {"email": ref.email, "name": ref.name, "company": ref.company},
+            )
+        else:
+            person = Person(
+                organizer_id=integration.organizer_id, name=ref.name, company=ref.company
+            )
+            session.add(person)
+            session.flush()
         insert_ignoring_conflict(
             session,
             Identity,
@@ -272,27 +272,39 @@ def record_attendance_event(
     source: str,
 ) -> bool:
     """Store one event and recompute the attendance; False when the event was already known."""
-    attendance, _ = get_or_create(
+    event = {
+        "kind": kind.value,
+        "occurred_at": occurred_at,
+        "delivery_id": delivery.id if delivery else None,
+    }
+    event_key = ["attendance_id", "kind", "occurred_at"]
+    # Most events are a person's first at a gathering: the attendance is created already
+    # folded over its one event. No other worker sees the new row before this transaction
+    # commits, and one creating it too waits for that, then takes the path below.
+    state = fold_attendance([(kind, occurred_at)])
+    created = insert_ignoring_conflict(
         session,
         Attendance,
-        {"gathering_id": gathering.id, "person_id": person.id},
-        {"source": source},
+        {"gathering_id": gathering.id, "person_id": person.id, "source": source, **asdict(state)},
+        ["gathering_id", "person_id"],
     )
-    # Lock the attendance row so two workers folding events for it never overwrite each other.
-    session.execute(select(Attendance.id).where(Attendance.id == attendance.id).with_for_update())
-    # Reload it under the lock: the copy read above may predate another worker's commit, and
+    if created is not None:
+        insert_ignoring_conflict(
+            session, AttendanceEvent, {"attendance_id": created, **event}, event_key
+        )
+        return True
+    # Lock the attendance row so two workers folding events for it never overwrite each other,
+    # and read it under the lock: a copy read before may predate another worker's commit, and
     # the ORM writes only the columns that differ from the copy it holds.
-    session.refresh(attendance)
+    attendance = session.scalars(
+        select(Attendance)
+        .where(Attendance.gathering_id == gathering.id, Attendance.person_id == person.id)
+        .options(lazyload(Attendance.person))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     inserted = insert_ignoring_conflict(
-        session,
-        AttendanceEvent,
-        {
-            "attendance_id": attendance.id,
-            "kind": kind.value,
-            "occurred_at": occurred_at,
-            "delivery_id": delivery.id if delivery else None,
-        },
-        ["attendance_id", "kind", "occurred_at"],
+        session, AttendanceEvent, {"attendance_id": attendance.id, **event}, event_key
     )
     if inserted is None:
         return False
@@ -302,8 +314,6 @@ def record_attendance_event(
         )
     ).all()
     state = fold_attendance((AttendanceKind(kind), at) for kind, at in rows)
-    attendance.registered_at = state.registered_at
-    attendance.checked_in_at = state.checked_in_at
-    attendance.checked_out_at = state.checked_out_at
-    attendance.reverted_at = state.reverted_at
+    for column, value in asdict(state).items():
+        setattr(attendance, column, value)
     return True

@@ -34,7 +34,7 @@ from service.imports import InvalidRows
 from service.ingest_sql import IngestStatements, ingest_statements
 from service.keyring import Keyring, SigningKeys
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
-from service.rescoring import gatherings_of_delivery, mark_stale
+from service.rescoring import mark_delivery_stale
 
 
 class Receipt(StrEnum):
@@ -177,18 +177,20 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     `PlatformUnavailable` for the caller to retry later; any other platform error fails the
     delivery with its reason, and a 401/403 also marks the integration's credentials invalid.
     """
-    delivery = session.scalars(
-        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    found = session.execute(
+        select(Delivery, Integration)
+        .join(Integration, Integration.id == Delivery.integration_id)
+        .where(Delivery.id == delivery_id)
+        .with_for_update(of=Delivery)
     ).one_or_none()
-    if delivery is None:
+    if found is None:
         return ProcessOutcome.MISSING
+    delivery, integration = found
     if delivery.status != DeliveryStatus.RECEIVED:
         return ProcessOutcome.ALREADY_DONE
-    integration = session.get_one(Integration, delivery.integration_id)
-    delivery.attempts += 1
     try:
-        delivery.summary = _apply(session, box, integration, delivery)
-        mark_stale(session, gatherings_of_delivery(session, delivery.id))
+        summary = _apply(session, box, integration, delivery)
+        mark_delivery_stale(session, delivery.id)
     except MalformedPayload as err:
         return _fail(delivery, f"{err.reason}: {err.detail}")
     except InvalidRows as err:
@@ -198,6 +200,9 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     except PlatformError as err:
         note_platform_error(integration, err)
         return _fail(delivery, f"{err.reason}: {err.detail}")
+    # Changed only now, so that the delivery's row is written once.
+    delivery.attempts += 1
+    delivery.summary = summary
     delivery.status = DeliveryStatus.PROCESSED
     delivery.reason = None
     delivery.processed_at = utcnow()
@@ -244,6 +249,7 @@ def note_platform_error(integration: Integration, err: PlatformError) -> None:
 
 
 def _fail(delivery: Delivery, reason: str) -> ProcessOutcome:
+    delivery.attempts += 1
     delivery.status = DeliveryStatus.FAILED
     delivery.reason = reason[:2000]
     delivery.processed_at = utcnow()

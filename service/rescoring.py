@@ -22,14 +22,13 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service import outbound
 from service.group_settings import effective_settings, json_ready
 from service.models import (
     Attendance,
-    AttendanceEvent,
     Connection,
     Gathering,
     GatheringScoreSnapshot,
@@ -93,16 +92,23 @@ def mark_group_stale(session: Session, group_id: int, gathering_id: int | None =
         mark_stale(session, [gathering_id])
 
 
-def gatherings_of_delivery(session: Session, delivery_id: int) -> set[int]:
-    """The gatherings whose attendance a delivery's events touched."""
-    return set(
-        session.scalars(
-            select(Attendance.gathering_id)
-            .join(AttendanceEvent, AttendanceEvent.attendance_id == Attendance.id)
-            .where(AttendanceEvent.delivery_id == delivery_id)
-            .distinct()
-        )
-    )
+# The gatherings whose attendance a delivery's events touched, marked stale in one statement.
+# Written as text so that it is compiled once; PostgreSQL and SQLite both accept it as it is.
+MARK_DELIVERY_STALE = text(
+    """
+    INSERT INTO rescore_job (gathering_id, due_at)
+    SELECT DISTINCT attendance.gathering_id, :due_at
+    FROM attendance JOIN attendance_event ON attendance_event.attendance_id = attendance.id
+    WHERE attendance_event.delivery_id = :delivery_id
+    ON CONFLICT (gathering_id) DO NOTHING
+    """
+).bindparams(bindparam("due_at", type_=RescoreJob.__table__.c.due_at.type))
+
+
+def mark_delivery_stale(session: Session, delivery_id: int) -> None:
+    """Mark stale, as `mark_stale` does, the gatherings whose attendance a delivery touched."""
+    params = {"due_at": utcnow() + DEBOUNCE, "delivery_id": delivery_id}
+    session.execute(MARK_DELIVERY_STALE, params)
 
 
 def claim_due(session: Session, now: datetime | None = None, limit: int = 50) -> list[int]:

@@ -1,15 +1,16 @@
 """Race-safe get-or-create on natural keys, for PostgreSQL and SQLite alike.
 
-`INSERT … ON CONFLICT DO NOTHING` followed by a `SELECT` lets two workers create the same person
-or gathering at once without either failing: the database's unique constraint decides.
+`INSERT … ON CONFLICT DO NOTHING` lets two workers create the same person or gathering at once
+without either failing: the database's unique constraint decides.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, TextualSelect, bindparam, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,18 +23,50 @@ ROWS_PER_STATEMENT = 1000
 def insert_ignoring_conflict(
     session: Session, model: type[Base], values: Mapping[str, Any], conflict_columns: list[str]
 ) -> int | None:
-    """Insert a row; return its primary key (the first column of it, for a composite key), or
-    None when a row with the same natural key exists."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(*inspect(model).primary_key)
-    )
-    inserted: int | None = session.execute(statement).scalar_one_or_none()
+    """Insert a row, with the model's Python-side defaults for the columns not given; return
+    its primary key (the first column of it, for a composite key), or None when a row with the
+    same natural key exists."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    row = _with_defaults(table, values)
+    statement = _insert_ignoring_conflict(table, tuple(row), tuple(conflict_columns))
+    inserted: int | None = session.execute(statement, row).scalar_one_or_none()
     return inserted
+
+
+def _with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` and the defaults of the table's other columns, as a Core insert would add them."""
+    row = dict(values)
+    for column in table.columns:
+        default = column.default
+        if column.key in row or default is None:
+            continue
+        if default.is_scalar:
+            row[column.key] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            row[column.key] = default.arg(None)  # type: ignore[attr-defined]
+    return row
+
+
+@functools.cache
+def _insert_ignoring_conflict(
+    table: Table, columns: tuple[str, ...], conflict_columns: tuple[str, ...]
+) -> TextualSelect:
+    # Written as text so that it is compiled once and cached: SQLAlchemy compiles its dialect
+    # `insert … on_conflict_do_nothing` constructs anew on every execution. PostgreSQL and
+    # SQLite both accept it as it is.
+    key = table.primary_key.columns[0]
+    names = ", ".join(f'"{table.c[column].name}"' for column in columns)
+    params = ", ".join(f":{column}" for column in columns)
+    conflict = ", ".join(f'"{column}"' for column in conflict_columns)
+    return (
+        text(
+            f'INSERT INTO "{table.name}" ({names}) VALUES ({params}) '
+            f'ON CONFLICT ({conflict}) DO NOTHING RETURNING "{key.name}"'
+        )
+        .bindparams(*(bindparam(column, type_=table.c[column].type) for column in columns))
+        .columns(key)
+    )
 
 
 def insert_many_ignoring_conflict(
@@ -65,11 +98,18 @@ def get_or_create(
     natural_key: Mapping[str, Any],
     defaults: Mapping[str, Any] | None = None,
 ) -> tuple[ModelT, bool]:
-    """Return the row with `natural_key`, created with `defaults` if absent; True if new."""
+    """Return the row with `natural_key`, created with `defaults` if absent; True if new.
+
+    Looked up first, as the row is there far more often than not: one statement then, three
+    when it has to be created.
+    """
+    criteria = [getattr(model, column) == value for column, value in natural_key.items()]
+    found = session.scalars(select(model).where(*criteria)).one_or_none()
+    if found is not None:
+        return found, False
     created = insert_ignoring_conflict(
         session, model, {**natural_key, **(defaults or {})}, list(natural_key)
     )
-    criteria = [getattr(model, column) == value for column, value in natural_key.items()]
     row = session.scalars(select(model).where(*criteria)).one()
     return row, created is not None
 
