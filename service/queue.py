@@ -49,10 +49,14 @@ PUBLISH_RETRY_INTERVAL_S = 0.1
 Publish = Callable[[str, list[Any]], None]
 
 # Rescoring has a queue of its own, so that a gathering's score never waits behind a backlog
-# of deliveries, and a deployment can give it a worker of its own (`-Q scoring`). A worker
-# started without `-Q` consumes both queues.
+# of deliveries, and a deployment can give it a worker of its own (`-Q scoring`). So has what
+# goes out (mail and outbound webhooks): composing a digest or waiting on a slow SMTP server or
+# receiver must not hold a process that should be applying check-ins (`-Q outbound`). A worker
+# started without `-Q` consumes every queue.
 DEFAULT_QUEUE = "celery"
 SCORING_QUEUE = "scoring"
+OUTBOUND_QUEUE = "outbound"
+QUEUES = (DEFAULT_QUEUE, SCORING_QUEUE, OUTBOUND_QUEUE)
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
@@ -87,8 +91,14 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # Take one message at a time so a slow task does not hoard others.
         "worker_prefetch_multiplier": 1,
         "task_default_queue": DEFAULT_QUEUE,
-        "task_queues": [_queue(DEFAULT_QUEUE), _queue(SCORING_QUEUE)],
-        "task_routes": {RESCORE_DUE: {"queue": SCORING_QUEUE}},
+        "task_queues": [_queue(name) for name in QUEUES],
+        "task_routes": {
+            RESCORE_DUE: {"queue": SCORING_QUEUE},
+            **{
+                name: {"queue": OUTBOUND_QUEUE}
+                for name in (DELIVER_DUE_WEBHOOKS, PLAN_SUMMARIES, PLAN_DIGESTS, SEND_DUE_MAIL)
+            },
+        },
         # A web request must not hang on a dead broker: fail fast, the sweeper catches up.
         "broker_connection_timeout": BROKER_CONNECT_TIMEOUT_S,
         "broker_connection_retry_on_startup": True,

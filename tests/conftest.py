@@ -29,7 +29,7 @@ from service.accounts import create_organizer
 from service.context import current_settings, secret_box
 from service.db import dispose_engines, session_scope
 from service.platforms import create_integration
-from service.queue import DEFAULT_QUEUE, SCORING_QUEUE
+from service.queue import QUEUES
 from tests.smtp_sink import RunningSink, SmtpSink
 from tests.support import wait_for
 
@@ -155,9 +155,7 @@ def tenant(make_tenant: Callable[[], Tenant]) -> Tenant:
 class WorkerProcess:
     """A real `celery worker` subprocess; its log is kept for assertions and failure reports."""
 
-    def __init__(
-        self, env: dict[str, str], log_path: Path, queue: str = f"{DEFAULT_QUEUE},{SCORING_QUEUE}"
-    ) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, queue: str = ",".join(QUEUES)) -> None:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(

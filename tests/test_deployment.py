@@ -11,7 +11,7 @@ from service.config import setting_names
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-PYTHON_ROLES = ("migrate", "web", "worker", "scorer", "beat")
+PYTHON_ROLES = ("migrate", "web", "worker", "scorer", "sender", "beat")
 
 
 def test_compose_runs_every_role_and_backing_service():
@@ -29,6 +29,10 @@ def test_role_commands_point_at_real_entry_points():
     assert SERVICES["scorer"]["command"][:6] == [
         *["celery", "-A", "tasks.worker", "worker"],
         *["-Q", "scoring"],
+    ]
+    assert SERVICES["sender"]["command"][:6] == [
+        *["celery", "-A", "tasks.worker", "worker"],
+        *["-Q", "outbound"],
     ]
     assert SERVICES["beat"]["command"][:4] == ["celery", "-A", "tasks.worker", "beat"]
     assert SERVICES["migrate"]["command"] == ["flask", "--app", "service", "db", "upgrade"]
