@@ -22,6 +22,10 @@ PORT = int(os.environ.get("PORT", "5000"))
 
 
 def main() -> int:
+    # A terminal closing or a process manager stopping us must stop what we started, as Ctrl-C
+    # does: turn SIGTERM and SIGHUP into the same interrupt, so `finally` runs.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _interrupt)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}")
     flask = [str(BIN / "flask"), "--app", "service"]
@@ -65,6 +69,10 @@ def main() -> int:
         return 0
     finally:
         _stop(processes)
+
+
+def _interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_healthy(base: str, processes: dict[str, subprocess.Popen[bytes]]) -> None:
