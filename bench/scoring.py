@@ -20,7 +20,7 @@ One run, on 127.0.0.1 only, against database `roomwise_scorebench` and Redis dat
    worker's peak resident memory (VmHWM); then runs the SQL aggregate again, and the faster of
    the two runs is the baseline, so the ratio never flatters the rescore;
 4. starts the production stack as `docker-compose.yml` runs it: gunicorn with
-   `gunicorn.conf.py`, `celery -A tasks.worker worker -Q celery` (prefork, 2 processes), the
+   `gunicorn.conf.py`, `celery -A tasks.worker worker -Q celery --pool=threads --concurrency=4`, the
    scorer `celery -A tasks.worker worker -Q scoring --pool=solo` (one process) and
    `celery -A tasks.worker beat`, and sends signed
    `standard` check-ins at a steady rate to new gatherings of existing groups, each person once;
@@ -33,7 +33,7 @@ One run, on 127.0.0.1 only, against database `roomwise_scorebench` and Redis dat
 Every process it starts is stopped on exit, Ctrl-C and SIGTERM included.
 
     .venv/bin/python -m bench.scoring [--reuse] [--rate 100] [--duration 40] [--profile]
-        [--worker-pool prefork|threads] [--worker-concurrency 2]
+        [--worker-pool threads|prefork] [--worker-concurrency 4]
 """
 
 from __future__ import annotations
@@ -138,11 +138,11 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument(
         "--worker-pool",
         choices=("prefork", "threads"),
-        default="prefork",
+        default="threads",
         help="pool of the worker that processes deliveries",
     )
     parser.add_argument(
-        "--worker-concurrency", type=int, default=2, help="its processes or threads"
+        "--worker-concurrency", type=int, default=4, help="its processes or threads"
     )
     parser.add_argument(
         "--profile", action="store_true", help="run the full rescore under cProfile (slower)"
