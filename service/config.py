@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +50,12 @@ class Settings:
     def outbox_dir(self) -> Path:
         """Where mail goes as `.eml` files when no SMTP server is configured."""
         return self.var_dir / "outbox"
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of `MAIL_FROM`: the SMTP envelope sender, the unsubscribe mailbox
+        and the domain of every Message-ID."""
+        return parseaddr(self.mail_from)[1] or "roomwise@localhost"
 
     @property
     def beat_schedule_path(self) -> Path:

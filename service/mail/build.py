@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -51,7 +50,6 @@ class MailBuilder:
         self.session = session
         self.settings = settings
         self.signer = signer
-        self.mailbox = parseaddr(settings.mail_from)[1]
         self._bundles: dict[int, GatheringBundle | None] = {}
         self._content: dict[tuple[str, str], Content | None] = {}
 
@@ -84,7 +82,9 @@ class MailBuilder:
             recipient=row.recipient,
             message_id=row.message_id,
             unsubscribe_url=self.signer.unsubscribe_url(unsubscribe),
-            unsubscribe_mailto=self.signer.unsubscribe_mailto(self.mailbox, unsubscribe),
+            unsubscribe_mailto=self.signer.unsubscribe_mailto(
+                self.settings.sender_address, unsubscribe
+            ),
             date=now or utcnow(),
         )
         return render.message(rendered, envelope, images)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -226,7 +225,7 @@ class Ledger:
 
     def add(self, kind: MailKind, recipients: Sequence[Recipient]) -> int:
         """One row per recipient, unless it is there already; return how many were new."""
-        domain = parseaddr(self.settings.mail_from)[1].rpartition("@")[2] or "roomwise.localhost"
+        domain = self.settings.sender_address.rpartition("@")[2]
         now = utcnow()
         rows = [
             {

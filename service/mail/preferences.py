@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from service.attendance import normalize_email
 from service.models import (
     Gathering,
     Group,
@@ -167,7 +168,7 @@ def _zone(name: str) -> ZoneInfo:
 
 def mailbox(email: str) -> str:
     """An address as the ledger and suppressions keep it: trimmed and lower-cased."""
-    return email.strip().lower()
+    return normalize_email(email) or ""
 
 
 def suppress(

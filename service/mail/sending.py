@@ -95,7 +95,7 @@ def send_due(
             )
         )
         skip = reasons_not_to_send(session, rows)
-        _mark_sending(session, rows[0])
+        _mark_sending(rows[0])
         session.commit()
         for index, row in enumerate(rows):
             outcome = _send_one(session, builder, transport, row, skip.get(row.id))
@@ -107,7 +107,7 @@ def send_due(
                 _release(session, claim)
                 following = None
             if following is not None:
-                _mark_sending(session, following)
+                _mark_sending(following)
             session.commit()
             if following is None:
                 break
@@ -149,7 +149,7 @@ def _claim(session: Session, now: datetime, lease: timedelta, limit: int) -> tup
     return claim, sorted(row_ids)
 
 
-def _mark_sending(session: Session, row: MailMessage) -> None:
+def _mark_sending(row: MailMessage) -> None:
     """The next row to go to the server; committed with the previous row's outcome."""
     row.status = MailStatus.SENDING
 

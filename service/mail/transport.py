@@ -14,7 +14,6 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -186,10 +185,5 @@ class OutboxTransport(_Closing):
 def open_transport(settings: Settings) -> Transport:
     """SMTP when `SMTP_URL` is set, else the file outbox under `var/`."""
     if settings.smtp_url:
-        return SmtpTransport(SmtpServer.from_url(settings.smtp_url), envelope_address(settings))
+        return SmtpTransport(SmtpServer.from_url(settings.smtp_url), settings.sender_address)
     return OutboxTransport(settings.outbox_dir)
-
-
-def envelope_address(settings: Settings) -> str:
-    """The bare address of `MAIL_FROM`, used as the SMTP envelope sender."""
-    return parseaddr(settings.mail_from)[1] or "roomwise@localhost"
