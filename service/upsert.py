@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from service.models import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
-ROWS_PER_STATEMENT = 1000
 
 
 def insert_ignoring_conflict(
@@ -75,21 +74,16 @@ def insert_many_ignoring_conflict(
     rows: Sequence[Mapping[str, Any]],
     conflict_columns: list[str],
 ) -> int:
-    """Insert many rows in one statement, skipping those whose natural key exists; return how
-    many were inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = 0
-    # In chunks: SQLite takes at most 32,766 bound parameters per statement.
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        statement = (
-            insert(model)
-            .values([dict(row) for row in rows[start : start + ROWS_PER_STATEMENT]])
-            .on_conflict_do_nothing(index_elements=conflict_columns)
-            .returning(*inspect(model).primary_key)
-        )
-        inserted += len(session.execute(statement).all())
-    return inserted
+    """Insert many rows, skipping those whose natural key exists; return how many were
+    inserted. One executemany, which SQLAlchemy sends as a few multi-row INSERTs."""
+    if not rows:
+        return 0
+    statement = (
+        _dialect_insert(session)(model)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(*inspect(model).primary_key)
+    )
+    return len(session.execute(statement, [dict(row) for row in rows]).all())
 
 
 def get_or_create(
@@ -124,11 +118,14 @@ def upsert_many(
     executemany: for writing many snapshots without an ORM object each."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model)
+    statement = _dialect_insert(session)(model)
     statement = statement.on_conflict_do_update(
         index_elements=conflict_columns,
         set_={name: statement.excluded[name] for name in rows[0] if name not in conflict_columns},
     )
     session.execute(statement, [dict(row) for row in rows])
+
+
+def _dialect_insert(session: Session) -> Any:
+    """The INSERT construct with ON CONFLICT for the session's database."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
