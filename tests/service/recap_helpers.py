@@ -4,14 +4,16 @@ tests and the browser test: signed links made as the emails make them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from service import rescoring
 from service.db import session_scope
 from service.mail.links import LinkSigner, RecapLink, UnsubscribeLink
-from service.models import Gathering, MailKind, MailMessage, Person
+from service.models import Gathering, MailKind, MailMessage, MailStatus, Person
 from service.rescoring import rescore_all
 from tests.conftest import SECRET_KEY, Tenant
 from tests.service.report_helpers import CONNECTIONS, LUNCH, START, Api, check_in
@@ -81,3 +83,28 @@ def unsubscribe_path(app: Flask, scene: Scene, recipient: str = " Ada@Example.co
         message_id = row.id
     url = SIGNER.unsubscribe_url(UnsubscribeLink(message_id))
     return url.removeprefix("http://roomwise.test")
+
+
+def scored_breakfast(app: Flask, client: FlaskClient, tenant: Tenant) -> Scene:
+    """The breakfast, with the rescores its changes asked for taken off the list (its scores
+    are current: the scene rescored everything)."""
+    scene = breakfast(app, client, tenant)
+    with app.app_context(), session_scope() as session:
+        rescoring.claim_due(session, now=datetime.now(UTC) + timedelta(days=1), limit=10_000)
+    return scene
+
+
+def set_aside_other_tests_mail(app: Flask) -> None:
+    """Gatherings and mail that other tests left would be planned and sent along with these
+    tests' own: mark them done, so each test sees only what it makes."""
+    with app.app_context(), session_scope() as session:
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.status.in_([MailStatus.PENDING, MailStatus.CLAIMED]))
+            .values(status=MailStatus.SKIPPED)
+        )
+        session.execute(
+            update(Gathering)
+            .where(Gathering.summarized_at.is_(None))
+            .values(summarized_at=datetime.now(UTC))
+        )

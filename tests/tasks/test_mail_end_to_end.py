@@ -23,7 +23,7 @@ from service.mail import planning
 from service.models import Gathering, MailKind, MailMessage, MailStatus, Organizer
 from service.queue import PLAN_DIGESTS, SEND_DUE_MAIL
 from tests.conftest import Tenant, WorkerProcess, worker_env
-from tests.service.mail.test_sending import scored_breakfast, set_aside_other_tests_mail
+from tests.service.recap_helpers import scored_breakfast, set_aside_other_tests_mail
 from tests.smtp_sink import SmtpSink
 from tests.support import wait_for
 

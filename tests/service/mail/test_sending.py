@@ -21,7 +21,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from service import rescoring
 from service.config import Settings
 from service.context import current_settings
 from service.db import session_scope
@@ -40,7 +39,11 @@ from service.models import (
     Suppression,
 )
 from tests.conftest import SECRET_KEY, Tenant
-from tests.service.recap_helpers import Scene, breakfast
+from tests.service.recap_helpers import (
+    Scene,
+    scored_breakfast,
+    set_aside_other_tests_mail,
+)
 from tests.smtp_sink import SmtpSink
 
 ATTENDEES = ["ada@example.com", "ben@example.com", "cy@example.com", "dan@example.com"]
@@ -51,34 +54,9 @@ def _nothing_else_due(app: Flask) -> None:
     set_aside_other_tests_mail(app)
 
 
-def set_aside_other_tests_mail(app: Flask) -> None:
-    """Gatherings and mail that other tests left would be planned and sent along with these
-    tests' own: mark them done, so each test sees only what it makes."""
-    with app.app_context(), session_scope() as session:
-        session.execute(
-            update(MailMessage)
-            .where(MailMessage.status.in_([MailStatus.PENDING, MailStatus.CLAIMED]))
-            .values(status=MailStatus.SKIPPED)
-        )
-        session.execute(
-            update(Gathering)
-            .where(Gathering.summarized_at.is_(None))
-            .values(summarized_at=datetime.now(UTC))
-        )
-
-
 @pytest.fixture()
 def scene(app: Flask, client: FlaskClient, tenant: Tenant) -> Scene:
     return scored_breakfast(app, client, tenant)
-
-
-def scored_breakfast(app: Flask, client: FlaskClient, tenant: Tenant) -> Scene:
-    """The breakfast, with the rescores its changes asked for taken off the list (its scores
-    are current: the scene rescored everything)."""
-    scene = breakfast(app, client, tenant)
-    with app.app_context(), session_scope() as session:
-        rescoring.claim_due(session, now=datetime.now(UTC) + timedelta(days=1), limit=10_000)
-    return scene
 
 
 @pytest.fixture()
