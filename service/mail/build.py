@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -30,6 +29,7 @@ from service.digests import (
 )
 from service.mail import charts, compose, render
 from service.mail.links import LinkSigner, RecapLink, UnsubscribeLink
+from service.mail.mime import OutgoingMail
 from service.models import (
     Gathering,
     GatheringScoreSnapshot,
@@ -53,7 +53,7 @@ class MailBuilder:
         self._bundles: dict[int, GatheringBundle | None] = {}
         self._content: dict[tuple[str, str], Content | None] = {}
 
-    def build(self, row: MailMessage, now: datetime | None = None) -> EmailMessage | None:
+    def build(self, row: MailMessage, now: datetime | None = None) -> OutgoingMail | None:
         """The message for a ledger row, or None when there is nothing to send any more: its
         gathering, person or organizer is gone, the person is no longer checked in or said the
         group is not for them, or a digest has no group to report on."""
@@ -75,14 +75,15 @@ class MailBuilder:
             name: render.InlineImage(render.content_id(name, row.message_id), chart)
             for name, chart in drawn.items()
         }
-        unsubscribe = UnsubscribeLink(row.id)
-        rendered = render.render(kind.value, view, self.signer.unsubscribe_url(unsubscribe), images)
+        unsubscribe = self.signer.unsubscribe_token(UnsubscribeLink(row.id))
+        unsubscribe_url = self.signer.unsubscribe_token_url(unsubscribe)
+        rendered = render.render(kind.value, view, unsubscribe_url, images)
         envelope = render.Envelope(
             sender=self.settings.mail_from,
             recipient=row.recipient,
             message_id=row.message_id,
-            unsubscribe_url=self.signer.unsubscribe_url(unsubscribe),
-            unsubscribe_mailto=self.signer.unsubscribe_mailto(
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=self.signer.unsubscribe_token_mailto(
                 self.settings.sender_address, unsubscribe
             ),
             date=now or utcnow(),
@@ -132,13 +133,14 @@ class MailBuilder:
             return None
         if person_id in bundle.left:
             return None
-        link = RecapLink(person_id, gathering_id)
+        token = self.signer.recap_token(RecapLink(person_id, gathering_id))
+        url = self.signer.recap_token_url
         links = compose.RecapLinks(
-            page=self.signer.recap_url(link),
-            lead=self.signer.recap_url(link, "outcome") + "?kind=lead",
-            referral=self.signer.recap_url(link, "outcome") + "?kind=referral",
-            talked=self.signer.recap_url(link, "talked"),
-            leave=self.signer.recap_url(link, "leave") if bundle.info.group_id else None,
+            page=url(token),
+            lead=url(token, "outcome") + "?kind=lead",
+            referral=url(token, "outcome") + "?kind=referral",
+            talked=url(token, "talked"),
+            leave=url(token, "leave") if bundle.info.group_id else None,
         )
         facts = compose.RecapInput(
             gathering=bundle.info,

@@ -65,8 +65,13 @@ class LinkSigner:
 
     def recap_url(self, link: RecapLink, action: str = "") -> str:
         """The page for one answer (`outcome`, `talked`, `leave`), or the recap page itself."""
+        return self.recap_token_url(self.recap_token(link), action)
+
+    def recap_token_url(self, token: str, action: str = "") -> str:
+        """`recap_url` for a token already made: an email's links share one (signing is most
+        of what a link costs)."""
         suffix = f"/{action}" if action else ""
-        return f"{self._base}/me/{self.recap_token(link)}{suffix}"
+        return f"{self._base}/me/{token}{suffix}"
 
     # --- unsubscribe (/u/…) ---
 
@@ -83,9 +88,14 @@ class LinkSigner:
         return UnsubscribeLink(message_id)
 
     def unsubscribe_url(self, link: UnsubscribeLink) -> str:
-        return f"{self._base}/u/{self.unsubscribe_token(link)}"
+        return self.unsubscribe_token_url(self.unsubscribe_token(link))
 
     def unsubscribe_mailto(self, mailbox: str, link: UnsubscribeLink) -> str:
         """The `mailto:` form RFC 2369 asks for next to the https link."""
-        subject = quote(f"unsubscribe {self.unsubscribe_token(link)}")
-        return f"mailto:{mailbox}?subject={subject}"
+        return self.unsubscribe_token_mailto(mailbox, self.unsubscribe_token(link))
+
+    def unsubscribe_token_url(self, token: str) -> str:
+        return f"{self._base}/u/{token}"
+
+    def unsubscribe_token_mailto(self, mailbox: str, token: str) -> str:
+        return f"mailto:{mailbox}?subject={quote(f'unsubscribe {token}')}"

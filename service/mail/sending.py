@@ -2,12 +2,17 @@
 
 A batch of due rows is claimed in one short transaction (`FOR UPDATE SKIP LOCKED`, status
 `claimed`, a lease), so two workers or two overlapping beats never take the same row. The rows
-are then sent one at a time, in id order, over one SMTP connection. Before each message goes
-to the server, its row is `sending`; the row's outcome and the next row's `sending` mark are
-committed together once the server has answered. So at any moment at most one row of a batch
-is `sending`, and if the worker dies, that row is the only one whose fate is unknown: when the
-lease runs out it becomes `uncertain` and is never sent again, while the batch's untouched
-`claimed` rows go back to `pending`. A message can be lost to a crash, never doubled.
+then go out in id order, over one SMTP connection, `MAIL_SEND_CHUNK` (default 20) at a time: a
+chunk's rows are marked `sending` and committed before its first message goes to the server,
+and their outcomes are committed (with the next chunk's `sending` mark) once the server has
+answered the last of them. So at any moment at most one chunk of a batch is `sending`, and if
+the worker dies, its rows are the only ones whose fate is unknown: when the lease runs out they
+become `uncertain` and are never sent again, while the batch's untouched `claimed` rows go back
+to `pending`. A message can be lost to a crash, never doubled.
+
+While one chunk is with the server (on a thread of its own, which only writes to the socket),
+the next chunk is built: the two waits, on the server and on rendering, overlap, and a commit
+serves a chunk rather than a message.
 
 What the server answers decides the rest: a 5xx refusal of the recipient suppresses the address
 (for that organizer), a 4xx or a dropped connection is retried on `RETRIES`, a 5xx refusal of
@@ -20,8 +25,10 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Self
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +38,7 @@ from service.backoff import RetrySchedule
 from service.config import Settings
 from service.mail.build import MailBuilder
 from service.mail.links import LinkSigner
+from service.mail.mime import OutgoingMail
 from service.mail.preferences import reasons_not_to_send, suppress
 from service.mail.transport import SendResult, Transport, Verdict, open_transport
 from service.models import MailMessage, MailStatus, utcnow
@@ -88,30 +96,70 @@ def send_due(
         session, settings, LinkSigner(settings.secret_key, settings.public_base_url)
     )
     deadline = clock() + lease / 2
-    with open_transport(settings) as transport:
-        rows = list(
-            session.scalars(
-                select(MailMessage).where(MailMessage.id.in_(row_ids)).order_by(MailMessage.id)
-            )
+    rows = list(
+        session.scalars(
+            select(MailMessage).where(MailMessage.id.in_(row_ids)).order_by(MailMessage.id)
         )
-        skip = reasons_not_to_send(session, rows)
-        _mark_sending(rows[0])
-        session.commit()
-        for index, row in enumerate(rows):
-            outcome = _send_one(session, builder, transport, row, skip.get(row.id))
-            _record(session, row, outcome, clock())
-            outcomes[outcome.status] += 1
-            following = rows[index + 1] if index + 1 < len(rows) else None
-            if following is not None and clock() > deadline:
+    )
+    skip = reasons_not_to_send(session, rows)
+    with open_transport(settings) as transport, Courier(transport) as courier:
+        size = settings.mail_send_chunk
+        for start in range(0, len(rows), size):
+            chunk = [_prepare(builder, row, skip.get(row.id)) for row in rows[start : start + size]]
+            _record_all(session, courier.collect(), clock(), outcomes)
+            if clock() > deadline:
                 # Slow going: hand the rest back rather than outrun the lease.
                 _release(session, claim)
-                following = None
-            if following is not None:
-                _mark_sending(following)
-            session.commit()
-            if following is None:
+                session.commit()
                 break
+            settled = [(row, ready) for row, ready in chunk if isinstance(ready, Outcome)]
+            to_send = [(row, ready) for row, ready in chunk if isinstance(ready, OutgoingMail)]
+            _record_all(session, settled, clock(), outcomes)
+            for row, _ in to_send:
+                row.status = MailStatus.SENDING
+            session.commit()
+            courier.dispatch(to_send)
+        _record_all(session, courier.collect(), clock(), outcomes)
+        session.commit()
     return outcomes
+
+
+class Courier:
+    """Sends one chunk at a time on a thread of its own, so the next chunk is built meanwhile.
+
+    The thread touches only the transport and the messages' bytes; the rows stay with the caller,
+    whose session is not safe to share between threads.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-courier")
+        self._in_flight: Future[list[SendResult]] | None = None
+        self._rows: list[MailMessage] = []
+
+    def dispatch(self, chunk: list[tuple[MailMessage, OutgoingMail]]) -> None:
+        """Start sending `chunk`, whose rows are committed as `sending`; one chunk at a time."""
+        assert self._in_flight is None, "collect the chunk in flight first"
+        if chunk:
+            self._rows = [row for row, _ in chunk]
+            mails = [mail for _, mail in chunk]
+            self._in_flight = self._thread.submit(lambda: [self._transport.send(m) for m in mails])
+
+    def collect(self) -> list[tuple[MailMessage, Outcome]]:
+        """Wait for the chunk in flight, if any, and say what became of each of its rows."""
+        if self._in_flight is None:
+            return []
+        results = self._in_flight.result()
+        self._in_flight = None
+        return [(row, _outcome(result)) for row, result in zip(self._rows, results, strict=True)]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # After an error elsewhere the chunk in flight still finishes: its rows stay `sending`
+        # and become `uncertain` when the lease runs out, as after a crash.
+        self._thread.shutdown(wait=True)
 
 
 def release_expired_claims(session: Session, now: datetime) -> None:
@@ -149,11 +197,6 @@ def _claim(session: Session, now: datetime, lease: timedelta, limit: int) -> tup
     return claim, sorted(row_ids)
 
 
-def _mark_sending(row: MailMessage) -> None:
-    """The next row to go to the server; committed with the previous row's outcome."""
-    row.status = MailStatus.SENDING
-
-
 def _release(session: Session, claim: str) -> None:
     session.execute(
         update(MailMessage)
@@ -162,25 +205,27 @@ def _release(session: Session, claim: str) -> None:
     )
 
 
-def _send_one(
-    session: Session,
-    builder: MailBuilder,
-    transport: Transport,
-    row: MailMessage,
-    skip_reason: str | None,
-) -> Outcome:
+def _prepare(
+    builder: MailBuilder, row: MailMessage, skip_reason: str | None
+) -> tuple[MailMessage, OutgoingMail | Outcome]:
+    """The row's message, or its outcome already when there is nothing to send."""
     if skip_reason is not None:
-        return Outcome(MailStatus.SKIPPED, skip_reason)
+        return row, Outcome(MailStatus.SKIPPED, skip_reason)
     try:
         message = builder.build(row)
     except SQLAlchemyError:
         raise
     except Exception as error:  # a composing bug must not stop the rest of the batch
         log.exception("could not compose mail message %s", row.id)
-        return Outcome(MailStatus.FAILED, f"could not compose: {type(error).__name__}: {error}")
+        return row, Outcome(
+            MailStatus.FAILED, f"could not compose: {type(error).__name__}: {error}"
+        )
     if message is None:
-        return Outcome(MailStatus.SKIPPED, "nothing to send: its subject is gone")
-    result = transport.send(message, row.recipient)
+        return row, Outcome(MailStatus.SKIPPED, "nothing to send: its subject is gone")
+    return row, message
+
+
+def _outcome(result: SendResult) -> Outcome:
     if result.verdict is Verdict.SENT:
         return Outcome(MailStatus.SENT, result=result)
     if result.verdict is Verdict.REFUSED:
@@ -188,6 +233,17 @@ def _send_one(
     if result.verdict is Verdict.FAILED:
         return Outcome(MailStatus.FAILED, f"{result.code} {result.detail}", result)
     return Outcome(MailStatus.PENDING, f"{result.code or ''} {result.detail}".strip(), result)
+
+
+def _record_all(
+    session: Session,
+    finished: list[tuple[MailMessage, Outcome]],
+    now: datetime,
+    counts: Counter[str],
+) -> None:
+    for row, outcome in finished:
+        _record(session, row, outcome, now)
+        counts[outcome.status] += 1
 
 
 def _record(session: Session, row: MailMessage, outcome: Outcome, now: datetime) -> None:

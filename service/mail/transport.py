@@ -13,7 +13,6 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -21,9 +20,11 @@ from typing import Protocol, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from service.config import Settings
+from service.mail.mime import OutgoingMail
 
 # Seconds to wait for the server at each step before the attempt counts as a temporary failure.
 SMTP_TIMEOUT = 30.0
+NO_SMTPUTF8 = "the mail server does not take addresses with non-ASCII characters (no SMTPUTF8)"
 
 
 class Verdict(StrEnum):
@@ -43,7 +44,7 @@ class SendResult:
 class Transport(Protocol):
     """Sends messages one after another, over whatever connection it keeps open."""
 
-    def send(self, message: EmailMessage, recipient: str) -> SendResult: ...
+    def send(self, mail: OutgoingMail) -> SendResult: ...
 
     def close(self) -> None: ...
 
@@ -112,12 +113,15 @@ class SmtpTransport(_Closing):
         self._connection: smtplib.SMTP | None = None
         self.connections_opened = 0
 
-    def send(self, message: EmailMessage, recipient: str) -> SendResult:
+    def send(self, mail: OutgoingMail) -> SendResult:
+        options = ["SMTPUTF8"] if mail.needs_smtputf8 else []
         try:
             connection = self._connect()
-            connection.send_message(message, self._envelope_from, [recipient])
+            if options and not connection.has_extn("smtputf8"):
+                return SendResult(Verdict.FAILED, None, NO_SMTPUTF8)
+            connection.sendmail(self._envelope_from, [mail.recipient], mail.data, options)
         except smtplib.SMTPRecipientsRefused as error:
-            code, reply = error.recipients.get(recipient, (0, b""))
+            code, reply = error.recipients.get(mail.recipient, (0, b""))
             return _by_code(code, reply, refused=True)
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
             return _by_code(error.smtp_code, error.smtp_error, refused=False)
@@ -172,12 +176,12 @@ class OutboxTransport(_Closing):
     def __init__(self, directory: Path) -> None:
         self._directory = directory
 
-    def send(self, message: EmailMessage, recipient: str) -> SendResult:
+    def send(self, mail: OutgoingMail) -> SendResult:
         self._directory.mkdir(parents=True, exist_ok=True)
-        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in message["Message-ID"])
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in mail.message_id)
         path = self._directory / f"{name.strip('_')}.eml"
         partial = path.with_suffix(".eml.partial")
-        partial.write_bytes(message.as_bytes())
+        partial.write_bytes(mail.data)
         os.replace(partial, path)
         return SendResult(Verdict.SENT)
 
