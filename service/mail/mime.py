@@ -8,7 +8,9 @@ recap, more than rendering its templates), and a gathering's recaps go out by th
 What is written is plain RFC 5322/2045–2047: tests read every kind of message back with the
 stdlib parser.
 
-- Bodies are UTF-8 in quoted-printable (`binascii.b2a_qp`), lines at most 76 characters.
+- A body of ASCII lines no longer than RFC 5322's 998 characters goes as it is (`7bit`); any
+  other is UTF-8 in quoted-printable (`binascii.b2a_qp`), lines at most 76 characters. Every
+  line costs the receiving server a read, and quoted-printable cuts long lines into many.
 - Images are base64 in 76-character lines.
 - Header values that are not ASCII are RFC 2047 encoded words (`email.header.Header`);
   headers fold at 78 characters on spaces, except ONE_LINE_HEADERS, which a folded form has
@@ -124,12 +126,16 @@ def _fold(line: str) -> str:
 
 
 def _text_part(subtype: str, body: str) -> bytes:
+    body = body.replace("\r\n", "\n")
     if not body.endswith("\n"):
         body += "\n"
-    encoded = binascii.b2a_qp(body.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    if body.isascii() and "\r" not in body and max(map(len, body.split("\n"))) <= LONGEST_LINE:
+        encoding, encoded = "7bit", body.encode("ascii")
+    else:
+        encoding, encoded = "quoted-printable", binascii.b2a_qp(body.encode("utf-8"), istext=True)
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-        "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii")
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode("ascii")
         + encoded.replace(b"\n", CRLF)
     )
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
 
-from service.mail import mime
+from service.mail import mime, render
 from service.mail.transport import NO_SMTPUTF8, SmtpServer, SmtpTransport, Verdict
 from tests.smtp_sink import SmtpSink
 
@@ -101,3 +102,32 @@ def test_a_mailbox_with_non_ascii_needs_a_server_that_takes_it(smtp_sink: SmtpSi
     assert result.verdict is Verdict.FAILED
     assert result.detail == NO_SMTPUTF8
     assert smtp_sink.received == []
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        ("Plain ASCII, short lines.\n", "7bit"),
+        ("Grüße from Zoë.\n", "quoted-printable"),
+        ("x" * 999 + "\n", "quoted-printable"),
+        ("a lone\rcarriage return\n", "quoted-printable"),
+    ],
+)
+def test_the_lightest_safe_encoding_is_chosen(body: str, encoding: str) -> None:
+    parsed = parse(mime.alternative([], body, "<p>hi</p>\n"))
+    plain = parsed.get_body(("plain",))
+    assert plain is not None
+    assert plain["Content-Transfer-Encoding"] == encoding
+    assert plain.get_content().replace("\r\n", "\n") == body.replace("\r\n", "\n")
+
+
+def test_html_is_sent_as_a_few_ascii_lines_that_read_the_same() -> None:
+    page = "<table>\n" + "<tr><td>Zoë, Café Crème</td></tr>\n" * 200 + "</table>\n"
+    sent = render.html_for_sending(page)
+    assert sent.isascii()
+    assert all(len(line) <= render.HTML_LINE for line in sent.splitlines())
+    assert sent.count("\n") < page.count("\n") / 10
+    # A browser sees the same words between the same tags: a line break in HTML is a space.
+    assert html.unescape(sent).split() == page.split()
+    part = parse(mime.alternative([], "text\n", sent)).get_body(("html",))
+    assert part is not None and part["Content-Transfer-Encoding"] == "7bit"
