@@ -4,7 +4,7 @@ After a gathering every attendee gets a recap, so one large gathering means thou
 at once. Each recap is loaded, composed, rendered (text and HTML), signed (five links) and
 turned into a MIME message, then sent over the batch's one SMTP connection, a chunk of rows at a
 time, each chunk committed as `sending` before it goes out (`service.mail.sending`: never sent
-twice), the next chunk built while one is with the server. Measuring it next
+twice). Measuring it next
 to `smtplib` sending small prebuilt messages over one connection to the same server shows what
 that work costs on top of SMTP itself; the target is at least half the bare loop's rate.
 
@@ -675,7 +675,6 @@ class PhaseTimer:
             (build, "gathering_bundle", "load the gathering bundle"),
             (render, "render", "render templates"),
             (render, "message", "assemble MIME"),
-            (sending.Courier, "collect", "wait for the chunk in flight"),
             (smtplib.SMTP, "sendmail", "SMTP exchange"),
             (Session, "commit", "commit"),
         ]
@@ -687,25 +686,22 @@ class PhaseTimer:
 
     def phases(self, wall: float, messages: int) -> dict[str, dict[str, float]]:
         """Share of the run's wall time and milliseconds per message, nested parts
-        subtracted from their parents. The sender's own thread accounts for the wall time; the
-        SMTP exchange runs on the courier thread meanwhile, so it overlaps the others and is
-        listed last, outside the sum."""
+        subtracted from their parents."""
         s = self.seconds
         parts = {
             "build: load the gathering bundle": s["load the gathering bundle"],
             "build: render templates (Jinja2)": s["render templates"],
-            "build: assemble MIME (service.mail.mime)": s["assemble MIME"],
+            "build: write the message (service.mail.mime)": s["assemble MIME"],
             "build: the rest (compose, sign links)": s["build"]
             - s["load the gathering bundle"]
             - s["render templates"]
             - s["assemble MIME"],
-            "wait for the chunk in flight": s["wait for the chunk in flight"],
-            "commit: flush the chunk's rows, COMMIT": s["commit"],
-            "claim, load rows, opt-outs, loop": wall
+            "send: SMTP exchange (smtplib sendmail)": s["SMTP exchange"],
+            "commit: a chunk's marks, then its outcomes": s["commit"],
+            "claim, load rows, opt-outs, record, loop": wall
             - s["build"]
-            - s["wait for the chunk in flight"]
+            - s["SMTP exchange"]
             - s["commit"],
-            "courier thread: SMTP exchange (overlaps the above)": s["SMTP exchange"],
         }
         return {
             label: {
@@ -774,7 +770,7 @@ def print_report(result: dict[str, Any]) -> None:
     if timed:
         print(f"\nwhere the time goes ({timed['name']}, {timed['messages_per_s']:.1f} msg/s):")
         for label, phase in timed["phases"].items():
-            print(f"  {label:<52}{phase['share']:>7.1%}{phase['ms_per_message']:>9.3f} ms/msg")
+            print(f"  {label:<46}{phase['share']:>7.1%}{phase['ms_per_message']:>9.3f} ms/msg")
         print(f"  calls: {result['timed_calls']}")
     for run in (roomwise, bare, timed):
         if run and run["foreign_cores"] >= FOREIGN_LOAD_WARNING:

@@ -10,7 +10,7 @@ standings), so a batch of recaps costs the same few queries as one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -74,9 +74,14 @@ class GatheringBundle:
     summarized_at: datetime | None
 
 
-def gathering_bundle(session: Session, gathering_id: int) -> GatheringBundle | None:
+def gathering_bundle(
+    session: Session, gathering_id: int, members: Collection[int] | None = None
+) -> GatheringBundle | None:
     """A gathering, its score, attendance, connections and its group's standings, in six
-    queries whatever its size; None when the gathering no longer exists."""
+    queries whatever its size; None when the gathering no longer exists.
+
+    With `members`, only their standings: a batch of recaps needs its recipients' standings,
+    and reading a large group's every standing for each batch was most of loading the bundle."""
     gathering = session.get(Gathering, gathering_id)
     if gathering is None:
         return None
@@ -128,19 +133,22 @@ def gathering_bundle(session: Session, gathering_id: int) -> GatheringBundle | N
         stays=stays,
         registered=registered,
         connections={person: tuple(others) for person, others in connections.items()},
-        standings=standings(session, group.id) if group else {},
+        standings=standings(session, group.id, members) if group else {},
         left=left_group(session, group.id) if group else frozenset(),
         summarized_at=gathering.summarized_at,
     )
 
 
-def standings(session: Session, group_id: int) -> dict[int, StandingInput]:
-    """Every member's latest standing in a group, with their name, by person id.
+def standings(
+    session: Session, group_id: int, members: Collection[int] | None = None
+) -> dict[int, StandingInput]:
+    """Every member's latest standing in a group (or only `members`'), with their name, by
+    person id.
 
     Columns rather than snapshot objects: a large group has thousands of members, and the
     objects would cost about twice the time and stay in the session's identity map."""
     snapshot = MemberStandingSnapshot
-    rows = session.execute(
+    query = (
         select(
             snapshot.person_id,
             snapshot.standing,
@@ -153,6 +161,9 @@ def standings(session: Session, group_id: int) -> dict[int, StandingInput]:
         .join(Person, Person.id == snapshot.person_id)
         .where(snapshot.group_id == group_id)
     )
+    if members is not None:
+        query = query.where(snapshot.person_id.in_(members))
+    rows = session.execute(query)
     return {
         person_id: StandingInput(
             person=PersonCard(person_id, name, company),

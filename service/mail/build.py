@@ -14,6 +14,7 @@ the same figures the emails show.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -46,10 +47,19 @@ Content = tuple[Any, dict[str, charts.Chart]]  # a composed view and its charts 
 class MailBuilder:
     """Builds the messages of one sending batch; see the module docstring for the caching."""
 
-    def __init__(self, session: Session, settings: Settings, signer: LinkSigner) -> None:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        signer: LinkSigner,
+        recipients: Collection[int] | None = None,
+    ) -> None:
+        """`recipients`: the people whose recaps this builder will build, when known; a
+        gathering's bundle then reads only their standings, not the whole group's."""
         self.session = session
         self.settings = settings
         self.signer = signer
+        self.recipients = recipients
         self._bundles: dict[int, GatheringBundle | None] = {}
         self._content: dict[tuple[str, str], Content | None] = {}
 
@@ -92,7 +102,9 @@ class MailBuilder:
 
     def _bundle(self, gathering_id: int) -> GatheringBundle | None:
         if gathering_id not in self._bundles:
-            self._bundles[gathering_id] = gathering_bundle(self.session, gathering_id)
+            self._bundles[gathering_id] = gathering_bundle(
+                self.session, gathering_id, self.recipients
+            )
         return self._bundles[gathering_id]
 
     def _summary(self, row: MailMessage) -> Content | None:

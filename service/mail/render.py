@@ -12,6 +12,7 @@ The message is `multipart/alternative` (text, then HTML); with charts, the HTML 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # templates ship with the code: no file check on every message
 )
 
 
@@ -86,9 +88,8 @@ def message(
     rendered: Rendered, envelope: Envelope, images: Mapping[str, InlineImage] | None = None
 ) -> mime.OutgoingMail:
     """The message as sent: headers, text and HTML alternatives, charts as related PNG parts."""
-    sender_name, sender_address = parseaddr(envelope.sender)
     headers = [
-        mime.address_header("From", sender_name, sender_address),
+        _from_header(envelope.sender),
         mime.address_header("To", "", envelope.recipient),
         mime.header("Subject", rendered.subject),
         mime.header("Date", format_datetime(envelope.date)),
@@ -104,6 +105,13 @@ def message(
     ]
     data = mime.alternative(headers, rendered.text, html_for_sending(rendered.html), attachments)
     return mime.OutgoingMail(envelope.message_id, envelope.recipient, data)
+
+
+@functools.lru_cache(maxsize=8)
+def _from_header(sender: str) -> bytes:
+    """`MAIL_FROM` as a From header, parsed once rather than for every message."""
+    name, address = parseaddr(sender)
+    return mime.address_header("From", name, address)
 
 
 def html_for_sending(html: str) -> str:

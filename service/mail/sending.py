@@ -4,15 +4,12 @@ A batch of due rows is claimed in one short transaction (`FOR UPDATE SKIP LOCKED
 `claimed`, a lease), so two workers or two overlapping beats never take the same row. The rows
 then go out in id order, over one SMTP connection, `MAIL_SEND_CHUNK` (default 20) at a time: a
 chunk's rows are marked `sending` and committed before its first message goes to the server,
-and their outcomes are committed (with the next chunk's `sending` mark) once the server has
-answered the last of them. So at any moment at most one chunk of a batch is `sending`, and if
-the worker dies, its rows are the only ones whose fate is unknown: when the lease runs out they
-become `uncertain` and are never sent again, while the batch's untouched `claimed` rows go back
-to `pending`. A message can be lost to a crash, never doubled.
-
-While one chunk is with the server (on a thread of its own, which only writes to the socket),
-the next chunk is built: the two waits, on the server and on rendering, overlap, and a commit
-serves a chunk rather than a message.
+and their outcomes are committed, in one statement, once the server has answered the last of
+them. So at any moment at most one chunk of a batch is `sending`, and if the worker dies, its
+rows are the only ones whose fate is unknown: when the lease runs out they become `uncertain`
+and are never sent again, while the batch's untouched `claimed` rows go back to `pending`. A
+message can be lost to a crash, never doubled. (A chunk rather than a single message: a commit
+per message was a fifth of what sending a recap cost.)
 
 What the server answers decides the rest: a 5xx refusal of the recipient suppresses the address
 (for that organizer), a 4xx or a dropped connection is retried on `RETRIES`, a 5xx refusal of
@@ -25,10 +22,8 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Self
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,7 +35,7 @@ from service.mail.build import MailBuilder
 from service.mail.links import LinkSigner
 from service.mail.mime import OutgoingMail
 from service.mail.preferences import reasons_not_to_send, suppress
-from service.mail.transport import SendResult, Transport, Verdict, open_transport
+from service.mail.transport import SendResult, Verdict, open_transport
 from service.models import MailMessage, MailStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -92,74 +87,36 @@ def send_due(
     outcomes: Counter[str] = Counter()
     if not row_ids:
         return outcomes
-    builder = MailBuilder(
-        session, settings, LinkSigner(settings.secret_key, settings.public_base_url)
-    )
     deadline = clock() + lease / 2
     rows = list(
         session.scalars(
             select(MailMessage).where(MailMessage.id.in_(row_ids)).order_by(MailMessage.id)
         )
     )
+    builder = MailBuilder(
+        session,
+        settings,
+        LinkSigner(settings.secret_key, settings.public_base_url),
+        recipients={row.person_id for row in rows if row.person_id is not None},
+    )
     skip = reasons_not_to_send(session, rows)
-    with open_transport(settings) as transport, Courier(transport) as courier:
+    with open_transport(settings) as transport:
         size = settings.mail_send_chunk
         for start in range(0, len(rows), size):
-            chunk = [_prepare(builder, row, skip.get(row.id)) for row in rows[start : start + size]]
-            _record_all(session, courier.collect(), clock(), outcomes)
             if clock() > deadline:
                 # Slow going: hand the rest back rather than outrun the lease.
                 _release(session, claim)
                 session.commit()
                 break
-            settled = [(row, ready) for row, ready in chunk if isinstance(ready, Outcome)]
+            chunk = [_prepare(builder, row, skip.get(row.id)) for row in rows[start : start + size]]
+            finished = [(row, ready) for row, ready in chunk if isinstance(ready, Outcome)]
             to_send = [(row, ready) for row, ready in chunk if isinstance(ready, OutgoingMail)]
-            _record_all(session, settled, clock(), outcomes)
-            for row, _ in to_send:
-                row.status = MailStatus.SENDING
+            _mark_sending(session, [row.id for row, _ in to_send])
             session.commit()
-            courier.dispatch(to_send)
-        _record_all(session, courier.collect(), clock(), outcomes)
-        session.commit()
+            finished += [(row, _outcome(transport.send(mail))) for row, mail in to_send]
+            _record(session, finished, clock(), outcomes)
+            session.commit()
     return outcomes
-
-
-class Courier:
-    """Sends one chunk at a time on a thread of its own, so the next chunk is built meanwhile.
-
-    The thread touches only the transport and the messages' bytes; the rows stay with the caller,
-    whose session is not safe to share between threads.
-    """
-
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-courier")
-        self._in_flight: Future[list[SendResult]] | None = None
-        self._rows: list[MailMessage] = []
-
-    def dispatch(self, chunk: list[tuple[MailMessage, OutgoingMail]]) -> None:
-        """Start sending `chunk`, whose rows are committed as `sending`; one chunk at a time."""
-        assert self._in_flight is None, "collect the chunk in flight first"
-        if chunk:
-            self._rows = [row for row, _ in chunk]
-            mails = [mail for _, mail in chunk]
-            self._in_flight = self._thread.submit(lambda: [self._transport.send(m) for m in mails])
-
-    def collect(self) -> list[tuple[MailMessage, Outcome]]:
-        """Wait for the chunk in flight, if any, and say what became of each of its rows."""
-        if self._in_flight is None:
-            return []
-        results = self._in_flight.result()
-        self._in_flight = None
-        return [(row, _outcome(result)) for row, result in zip(self._rows, results, strict=True)]
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        # After an error elsewhere the chunk in flight still finishes: its rows stay `sending`
-        # and become `uncertain` when the lease runs out, as after a crash.
-        self._thread.shutdown(wait=True)
 
 
 def release_expired_claims(session: Session, now: datetime) -> None:
@@ -235,30 +192,50 @@ def _outcome(result: SendResult) -> Outcome:
     return Outcome(MailStatus.PENDING, f"{result.code or ''} {result.detail}".strip(), result)
 
 
-def _record_all(
+def _mark_sending(session: Session, row_ids: list[int]) -> None:
+    """The chunk about to go to the server; committed before its first message is sent."""
+    if row_ids:
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.id.in_(row_ids))
+            .values(status=MailStatus.SENDING)
+            .execution_options(synchronize_session=False)  # the rows in hand are not read again
+        )
+
+
+def _record(
     session: Session,
     finished: list[tuple[MailMessage, Outcome]],
     now: datetime,
     counts: Counter[str],
 ) -> None:
+    """Write what became of each row, in one statement for the chunk; count the outcomes."""
+    changes = []
     for row, outcome in finished:
-        _record(session, row, outcome, now)
         counts[outcome.status] += 1
+        changes.append(_change(row, outcome, now))
+        if outcome.status is MailStatus.SUPPRESSED:
+            suppress(session, row.organizer_id, row.recipient, "bounced", outcome.detail)
+    if changes:
+        session.execute(update(MailMessage), changes)
 
 
-def _record(session: Session, row: MailMessage, outcome: Outcome, now: datetime) -> None:
-    row.claim = None
-    row.claimed_until = None
-    row.last_error = outcome.detail or None
-    if outcome.result is not None:
-        row.attempts += 1
-    row.status = outcome.status
-    if outcome.status is MailStatus.SENT:
-        row.sent_at = now
-    elif outcome.status is MailStatus.SUPPRESSED:
-        suppress(session, row.organizer_id, row.recipient, "bounced", outcome.detail)
-    elif outcome.status is MailStatus.PENDING:
-        if RETRIES.exhausted(row.attempts):
-            row.status = MailStatus.FAILED
+def _change(row: MailMessage, outcome: Outcome, now: datetime) -> dict[str, object]:
+    """The row's new values (every column each time, so the chunk is one executemany)."""
+    attempts = row.attempts + (1 if outcome.result is not None else 0)
+    status, due_at = outcome.status, row.due_at
+    if status is MailStatus.PENDING:
+        if RETRIES.exhausted(attempts):
+            status = MailStatus.FAILED
         else:
-            row.due_at = now + RETRIES.delay_after(row.attempts)
+            due_at = now + RETRIES.delay_after(attempts)
+    return {
+        "id": row.id,
+        "status": status,
+        "claim": None,
+        "claimed_until": None,
+        "last_error": outcome.detail or None,
+        "attempts": attempts,
+        "due_at": due_at,
+        "sent_at": now if status is MailStatus.SENT else row.sent_at,
+    }
