@@ -152,8 +152,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=sending.BATCH_SIZE,
-        help=f"rows per send_due call (the service's BATCH_SIZE: {sending.BATCH_SIZE})",
+        default=1000,
+        help="rows per send_due call (the service's default MAIL_BATCH_SIZE: 1000)",
     )
     parser.add_argument(
         "--send-chunk",

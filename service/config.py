@@ -46,6 +46,7 @@ class Settings:
     outbound_allow_private: bool
     mail_lease_seconds: int
     mail_send_chunk: int
+    mail_batch_size: int
 
     @property
     def outbox_dir(self) -> Path:
@@ -99,6 +100,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         outbound_allow_private=_bool(env, "OUTBOUND_ALLOW_PRIVATE", False, problems),
         mail_lease_seconds=_int(env, "MAIL_LEASE_SECONDS", 900, problems),
         mail_send_chunk=_int(env, "MAIL_SEND_CHUNK", 20, problems),
+        mail_batch_size=_int(env, "MAIL_BATCH_SIZE", 1000, problems),
     )
     settings = replace(settings, **overrides)
     if not settings.secret_key and settings.environment == "development":
@@ -143,6 +145,8 @@ def validate(settings: Settings) -> list[str]:
         problems.append("MAIL_LEASE_SECONDS must be between 10 and 86400")
     if not 1 <= settings.mail_send_chunk <= 1000:
         problems.append("MAIL_SEND_CHUNK must be between 1 and 1000")
+    if not 1 <= settings.mail_batch_size <= 10000:
+        problems.append("MAIL_BATCH_SIZE must be between 1 and 10000")
     if settings.log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     return problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from service.context import current_settings
 from service.db import session_scope
@@ -28,12 +28,23 @@ def plan_digests() -> str:
     return f"{planned} organizers planned"
 
 
-@shared_task(name=SEND_DUE_MAIL)
-def send_due_mail() -> str:
+@shared_task(name=SEND_DUE_MAIL, bind=True)
+def send_due_mail(self: Task) -> str:
     """Send one batch of due mail over one connection. A temporary refusal waits on its row's
-    due time, so the task itself never retries; running it twice sends nothing twice."""
+    due time, so the task itself never retries; running it twice sends nothing twice.
+
+    When the batch is full, another of this task is queued, on the queue this one came from,
+    before sending: after a large gathering the worker's processes send batches side by side,
+    without waiting for the beat."""
+    queue = (self.request.delivery_info or {}).get("routing_key")
+
+    def queue_another() -> None:
+        self.apply_async(queue=queue)
+
     with session_scope() as session:
-        outcomes: Counter[str] = sending.send_due(session, current_settings())
+        outcomes: Counter[str] = sending.send_due(
+            session, current_settings(), more_due=queue_another
+        )
     if not outcomes:
         return "nothing due"
     return ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))

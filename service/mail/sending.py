@@ -53,12 +53,6 @@ RETRIES = RetrySchedule(
     ),
     jitter=0.2,
 )
-# Rows claimed at once: enough to make one connection worth opening, few enough that a batch
-# ends well within its lease even when the server is slow (past half the lease the rest is
-# handed back). Each batch loads what its rows share once: for a gathering of 10,000 that is
-# about half a second, so batches of 1,000 send its recaps about a fifth faster than batches
-# of 200 (bench/email.py), and the beat's one batch per 5 s is not what limits the rate.
-BATCH_SIZE = 1000
 UNCERTAIN_NOTE = "its worker stopped while sending it; not sent again, so never sent twice"
 
 
@@ -75,18 +69,27 @@ def send_due(
     session: Session,
     settings: Settings,
     *,
-    limit: int = BATCH_SIZE,
+    limit: int | None = None,
     clock: Callable[[], datetime] = utcnow,
+    more_due: Callable[[], None] | None = None,
 ) -> Counter[str]:
-    """Send up to `limit` due messages over one connection; count them by their new status."""
+    """Send up to `limit` (`MAIL_BATCH_SIZE`) due messages over one connection; count them by
+    their new status.
+
+    `more_due` is called once the claim is committed when it took a full batch, so that more
+    is probably due: the worker's task queues another sender there, and a gathering's recaps
+    are sent by as many processes as the worker has, each claiming its own batch."""
     release_expired_claims(session, clock())
     session.commit()
     lease = timedelta(seconds=settings.mail_lease_seconds)
+    limit = limit or settings.mail_batch_size
     claim, row_ids = _claim(session, clock(), lease, limit)
     session.commit()
     outcomes: Counter[str] = Counter()
     if not row_ids:
         return outcomes
+    if more_due is not None and len(row_ids) == limit:
+        more_due()
     deadline = clock() + lease / 2
     rows = list(
         session.scalars(

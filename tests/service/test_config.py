@@ -140,6 +140,7 @@ def test_production_requires_a_secret_key(tmp_path):
         ("MAIL_LEASE_SECONDS", "5"),
         ("MAIL_SEND_CHUNK", "0"),
         ("MAIL_SEND_CHUNK", "5000"),
+        ("MAIL_BATCH_SIZE", "0"),
         ("PUBLIC_BASE_URL", "ftp://roomwise.example.com"),
         ("PUBLIC_BASE_URL", "https://"),
     ],

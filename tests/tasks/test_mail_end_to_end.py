@@ -44,12 +44,13 @@ def start_worker(
     """Start workers on a queue of their own, sending to the test's SMTP server."""
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
+    def start(**settings: str) -> WorkerProcess:
         env = worker_env(settings_overrides)
         env.update(
             SMTP_URL=smtp_sink.url,
             MAIL_LEASE_SECONDS=str(LEASE_SECONDS),
             MAIL_SEND_CHUNK=str(SEND_CHUNK),
+            **settings,
         )
         worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log", queue=QUEUE)
         started.append(worker)
@@ -115,6 +116,33 @@ def test_a_worker_killed_mid_send_never_causes_a_second_copy(
         ).all()
         assert sorted(m.recipient for m in in_flight) == ["ben@example.com", "cy@example.com"]
         assert all("never sent twice" in (m.last_error or "") for m in in_flight)
+
+
+def test_a_full_batch_queues_the_next_so_one_trigger_sends_everything(
+    app: Flask, client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, start_worker: Any
+) -> None:
+    scene = scored_breakfast(app, client, tenant)
+    with app.app_context(), session_scope() as session:
+        gathering = session.get(Gathering, scene.breakfast)
+        assert gathering is not None
+        planning.plan_due_summaries(
+            session, current_settings(), planning.end_of(gathering) + timedelta(hours=3)
+        )
+    start_worker(MAIL_BATCH_SIZE="2")
+    run_task(app, SEND_DUE_MAIL)  # once; no beat runs here
+
+    wait_for(lambda: len(smtp_sink.received) == 5, timeout=30)
+    time.sleep(1)  # a sender queued after the last batch finds nothing more
+    recipients = Counter(r.recipients[0] for r in smtp_sink.received)
+    assert len(recipients) == 5 and set(recipients.values()) == {1}
+    assert smtp_sink.connections == 3  # batches of 2, 2 and 1, a connection each
+    with app.app_context(), session_scope() as session:
+        statuses = Counter(
+            session.scalars(
+                select(MailMessage.status).where(MailMessage.organizer_id == scene.organizer_id)
+            )
+        )
+    assert statuses == {"sent": 5}
 
 
 def test_the_same_digest_triggered_twice_sends_one_message(
