@@ -66,19 +66,26 @@ def run_task(app: Flask, name: str) -> None:
     app.extensions["celery"].send_task(name, queue=QUEUE)
 
 
-def test_a_worker_killed_mid_send_never_causes_a_second_copy(
-    app: Flask, client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, start_worker: Any
-) -> None:
+def breakfast_mail_planned(app: Flask, client: FlaskClient, tenant: Tenant) -> Any:
+    """The scored breakfast, its summary and four recaps due: five messages."""
     scene = scored_breakfast(app, client, tenant)
     with app.app_context(), session_scope() as session:
         gathering = session.get(Gathering, scene.breakfast)
         assert gathering is not None
-        organizer = session.get(Organizer, scene.organizer_id)
-        assert organizer is not None
-        organizer_email = organizer.email
         planning.plan_due_summaries(
             session, current_settings(), planning.end_of(gathering) + timedelta(hours=3)
         )
+    return scene
+
+
+def test_a_worker_killed_mid_send_never_causes_a_second_copy(
+    app: Flask, client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, start_worker: Any
+) -> None:
+    scene = breakfast_mail_planned(app, client, tenant)
+    with app.app_context(), session_scope() as session:
+        organizer = session.get(Organizer, scene.organizer_id)
+        assert organizer is not None
+        organizer_email = organizer.email
     # The summary goes first, then the recaps in person order, two at a time: the summary and
     # Ada's, then Ben's and Cy's (held by the server until the worker is dead), then Dan's.
     released = smtp_sink.hold("cy@example.com")
@@ -121,13 +128,7 @@ def test_a_worker_killed_mid_send_never_causes_a_second_copy(
 def test_a_full_batch_queues_the_next_so_one_trigger_sends_everything(
     app: Flask, client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, start_worker: Any
 ) -> None:
-    scene = scored_breakfast(app, client, tenant)
-    with app.app_context(), session_scope() as session:
-        gathering = session.get(Gathering, scene.breakfast)
-        assert gathering is not None
-        planning.plan_due_summaries(
-            session, current_settings(), planning.end_of(gathering) + timedelta(hours=3)
-        )
+    scene = breakfast_mail_planned(app, client, tenant)
     start_worker(MAIL_BATCH_SIZE="2")
     run_task(app, SEND_DUE_MAIL)  # once; no beat runs here
 
