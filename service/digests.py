@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.mail.charts import HealthPoint, Stay
@@ -80,8 +80,10 @@ def gathering_bundle(
     """A gathering, its score, attendance, connections and its group's standings, in six
     queries whatever its size; None when the gathering no longer exists.
 
-    With `members`, only their standings: a batch of recaps needs its recipients' standings,
-    and reading a large group's every standing for each batch was most of loading the bundle."""
+    With `members`, the bundle holds what their recaps need and no more: their attendance, their
+    confirmed connections and those people's names, their standings; `stays` and `registered`
+    cover only the people it holds. A batch of recaps of a large gathering reads a fraction of
+    the rows the whole gathering has."""
     gathering = session.get(Gathering, gathering_id)
     if gathering is None:
         return None
@@ -97,10 +99,10 @@ def gathering_bundle(
         organizer_name=organizer.name if organizer else "",
         timezone=organizer.timezone if organizer else "UTC",
     )
-    attendees: dict[int, PersonCard] = {}
-    stays: dict[int, Stay] = {}
-    registered = 0
-    for person_id, name, company, checked_in, checked_out, has_registered in session.execute(
+    pairs_query = select(Connection.person_low_id, Connection.person_high_id).where(
+        Connection.gathering_id == gathering.id, Connection.confirmed.is_(True)
+    )
+    people_query = (
         select(
             Person.id,
             Person.name,
@@ -111,17 +113,28 @@ def gathering_bundle(
         )
         .join(Attendance, Attendance.person_id == Person.id)
         .where(Attendance.gathering_id == gathering.id)
+    )
+    if members is not None:
+        pairs_query = pairs_query.where(
+            or_(Connection.person_low_id.in_(members), Connection.person_high_id.in_(members))
+        )
+    pairs = session.execute(pairs_query).all()
+    if members is not None:
+        people_query = people_query.where(
+            Person.id.in_({*members, *(p for pair in pairs for p in pair)})
+        )
+    attendees: dict[int, PersonCard] = {}
+    stays: dict[int, Stay] = {}
+    registered = 0
+    for person_id, name, company, checked_in, checked_out, has_registered in session.execute(
+        people_query
     ):
         registered += bool(has_registered)
         if checked_in is not None:
             attendees[person_id] = PersonCard(person_id, name, company)
             stays[person_id] = Stay(checked_in, checked_out)
     connections: dict[int, list[int]] = defaultdict(list)
-    for low, high in session.execute(
-        select(Connection.person_low_id, Connection.person_high_id).where(
-            Connection.gathering_id == gathering.id, Connection.confirmed.is_(True)
-        )
-    ):
+    for low, high in pairs:
         if low in attendees and high in attendees:
             connections[low].append(high)
             connections[high].append(low)

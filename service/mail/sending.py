@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -212,33 +213,51 @@ def _record(
     now: datetime,
     counts: Counter[str],
 ) -> None:
-    """Write what became of each row, in one statement for the chunk; count the outcomes."""
-    changes = []
+    """Write what became of each row, one statement for the rows that fared alike (usually the
+    whole chunk: sent); count the outcomes."""
+    alike: dict[Change, list[int]] = defaultdict(list)
     for row, outcome in finished:
         counts[outcome.status] += 1
-        changes.append(_change(row, outcome, now))
+        alike[_change(row, outcome, now)].append(row.id)
         if outcome.status is MailStatus.SUPPRESSED:
             suppress(session, row.organizer_id, row.recipient, "bounced", outcome.detail)
-    if changes:
-        session.execute(update(MailMessage), changes)
+    for change, row_ids in alike.items():
+        values: dict[str, object] = {
+            "status": change.status,
+            "claim": None,
+            "claimed_until": None,
+            "last_error": change.last_error,
+            "attempts": MailMessage.attempts + change.attempted,
+        }
+        if change.due_at is not None:
+            values["due_at"] = change.due_at
+        if change.sent_at is not None:
+            values["sent_at"] = change.sent_at
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.id.in_(row_ids))
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
 
 
-def _change(row: MailMessage, outcome: Outcome, now: datetime) -> dict[str, object]:
-    """The row's new values (every column each time, so the chunk is one executemany)."""
-    attempts = row.attempts + (1 if outcome.result is not None else 0)
-    status, due_at = outcome.status, row.due_at
+class Change(NamedTuple):
+    """A row's new values; `due_at` and `sent_at` stay as they are when None."""
+
+    status: MailStatus
+    last_error: str | None
+    attempted: int  # 1 when the message went to the server, whatever it answered
+    due_at: datetime | None
+    sent_at: datetime | None
+
+
+def _change(row: MailMessage, outcome: Outcome, now: datetime) -> Change:
+    attempted = 1 if outcome.result is not None else 0
+    status, due_at = outcome.status, None
     if status is MailStatus.PENDING:
-        if RETRIES.exhausted(attempts):
+        if RETRIES.exhausted(row.attempts + attempted):
             status = MailStatus.FAILED
         else:
-            due_at = now + RETRIES.delay_after(attempts)
-    return {
-        "id": row.id,
-        "status": status,
-        "claim": None,
-        "claimed_until": None,
-        "last_error": outcome.detail or None,
-        "attempts": attempts,
-        "due_at": due_at,
-        "sent_at": now if status is MailStatus.SENT else row.sent_at,
-    }
+            due_at = now + RETRIES.delay_after(row.attempts + attempted)
+    sent_at = now if status is MailStatus.SENT else None
+    return Change(status, outcome.detail or None, attempted, due_at, sent_at)

@@ -228,6 +228,22 @@ def test_a_recap_as_received(app, tenant):
             assert SIGNER.read_recap(token) == recap
 
 
+def test_a_batch_reading_only_its_recipients_builds_the_same_recaps(app, tenant):
+    world = scene(app, tenant)
+    rows = [
+        ledger_row(app, world, MailKind.ATTENDEE_RECAP, email, person_id=person)
+        for email, person in zip(world.emails[:3], world.people[:3], strict=True)
+    ]
+    with app.app_context(), session_scope() as session:
+        settings = current_settings()
+        for row_id, person in zip(rows, world.people, strict=False):
+            row = session.get_one(MailMessage, row_id)
+            whole = MailBuilder(session, settings, SIGNER).build(row, now=NOW)
+            own = MailBuilder(session, settings, SIGNER, recipients={person}).build(row, now=NOW)
+            assert whole is not None and own is not None
+            assert texts(received(whole)[1]) == texts(received(own)[1])
+
+
 def test_a_summary_carries_its_arrivals_chart_inline(app, tenant):
     world = scene(app, tenant)
     row_id = ledger_row(app, world, MailKind.GATHERING_SUMMARY, "organizer@example.com")
