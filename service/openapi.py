@@ -1523,6 +1523,28 @@ PATHS: dict[str, Schema] = {
             parameters=[path_id("endpoint_id", "endpoint")],
         ),
     },
+    "/api/v1/endpoints/{endpoint_id}/enable": {
+        "post": operation(
+            "enable_endpoint",
+            "Send to a disabled endpoint again",
+            "endpoints",
+            {
+                "200": json_response(
+                    "Enabled (already enabled: unchanged). Messages disabled meanwhile stay so; "
+                    "replay any of them.",
+                    ref("Endpoint"),
+                ),
+                "400": error_response(
+                    "Its host no longer resolves, or now resolves to an address that is not "
+                    "public.",
+                    "invalid_parameter",
+                    "forbidden_address",
+                ),
+                "404": not_found("endpoint"),
+            },
+            parameters=[path_id("endpoint_id", "endpoint")],
+        ),
+    },
     "/api/v1/endpoints/{endpoint_id}/messages": {
         "get": operation(
             "list_endpoint_messages",

@@ -256,6 +256,15 @@ def disable(session: Session, endpoint: OutboundEndpoint, reason: str) -> None:
     )
 
 
+def enable(endpoint: OutboundEndpoint, *, allow_private: bool) -> None:
+    """Send to `endpoint` again once its owner has fixed it (after a 410, say). Its address is
+    checked again, as at registration. Messages disabled meanwhile stay disabled, kept for the
+    record; each can be replayed."""
+    check_url(endpoint.url, allow_private=allow_private)
+    endpoint.enabled = True
+    endpoint.disabled_reason = None
+
+
 # --- addresses (SSRF) --------------------------------------------------------------------------
 
 IPAddress = IPv4Address | IPv6Address

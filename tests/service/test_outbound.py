@@ -45,6 +45,7 @@ from tests.support import signed_headers, standard_body
 ENDPOINTS = "/api/v1/endpoints"
 ENDPOINT = "/api/v1/endpoints/{endpoint_id}"
 MESSAGES = "/api/v1/endpoints/{endpoint_id}/messages"
+ENABLE = "/api/v1/endpoints/{endpoint_id}/enable"
 REPLAY = "/api/v1/messages/{message_id}/replay"
 STANDING = OutboundEventType.MEMBER_STANDING_CHANGED
 # A public address literal: registering it needs no DNS, and nothing is ever sent to it here.
@@ -489,6 +490,31 @@ def test_replay_of_a_message_whose_endpoint_is_disabled_is_a_conflict(
     assert (response.status_code, response.json["reason"]) == (409, "conflict")
 
 
+def test_a_disabled_endpoint_is_enabled_again_by_its_owner(app, client, register, tenant):
+    endpoint_id, _ = register(tenant, PUBLIC_URL)
+    emit(app, tenant)
+    with app.app_context(), session_scope() as session:
+        outbound.disable(session, session.get_one(OutboundEndpoint, endpoint_id), "410 Gone")
+
+    response = api(client, tenant, "post", ENABLE, endpoint_id=endpoint_id)
+    assert response.status_code == 200
+    assert (response.json["enabled"], response.json["disabled_reason"]) == (True, None)
+    assert api(client, tenant, "post", ENABLE, endpoint_id=endpoint_id).status_code == 200
+    emit(app, tenant)
+    # What was disabled meanwhile stays so (each can be replayed); new events are queued again.
+    assert [m.status for m in messages(app, endpoint_id)] == ["disabled", "pending"]
+
+
+def test_enabling_checks_the_address_again(app, client, register, tenant):
+    endpoint_id, _ = register(tenant, "https://127.0.0.1:8443/hook")  # allowed when registered
+    with app.app_context(), session_scope() as session:
+        outbound.disable(session, session.get_one(OutboundEndpoint, endpoint_id), "410 Gone")
+
+    response = api(client, tenant, "post", ENABLE, endpoint_id=endpoint_id)
+    assert (response.status_code, response.json["reason"]) == (400, "forbidden_address")
+    assert not endpoint_row(app, endpoint_id).enabled
+
+
 def test_another_organizers_endpoints_and_messages_are_not_found(
     app, client, register, make_tenant
 ):
@@ -503,6 +529,7 @@ def test_another_organizers_endpoints_and_messages_are_not_found(
         ("delete", ENDPOINT, {"endpoint_id": endpoint_id}),
         ("get", MESSAGES, {"endpoint_id": endpoint_id}),
         ("post", REPLAY, {"message_id": message.id}),
+        ("post", ENABLE, {"endpoint_id": endpoint_id}),
     ]:
         response = api(client, other, method, template, **ids)
         assert (response.status_code, response.json["reason"]) == (404, "not_found"), template

@@ -70,6 +70,19 @@ def delete_endpoint(endpoint_id: int) -> Response:
     return jsonify({"status": "deleted", "id": endpoint_id})
 
 
+@bp.post("/endpoints/<int:endpoint_id>/enable")
+def enable_endpoint(endpoint_id: int) -> Response:
+    """Send to a disabled endpoint again (it answered 410, say, and its owner fixed it)."""
+    session = request_session()
+    endpoint = owned(session, OutboundEndpoint, endpoint_id)
+    try:
+        outbound.enable(endpoint, allow_private=current_settings().outbound_allow_private)
+    except outbound.InvalidEndpoint as err:
+        raise ApiError(err.reason, err.detail, {"field": err.field}) from err
+    session.commit()
+    return jsonify(serializers.endpoint(endpoint))
+
+
 @bp.get("/endpoints/<int:endpoint_id>/messages")
 def list_endpoint_messages(endpoint_id: int) -> Response:
     """The endpoint's messages, newest first, each with its attempts."""
