@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import db, sessions
+from service import db, delivery_writer, sessions
 from service.cli import register_commands
 from service.config import load_settings
 from service.context import init_context
@@ -34,6 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app, settings.database_url)
     sessions.init_app(app)
     celery_init_app(app, settings)
+    delivery_writer.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)

@@ -1,17 +1,19 @@
-"""`POST /hooks/<platform>/<key>`: verify, store, enqueue, answer. Nothing else happens here."""
+"""`POST /hooks/<platform>/<key>`: verify, store, enqueue, answer. Nothing else happens here.
+
+Storing and enqueueing happen together in `service.inbox.receive`, through the process's
+delivery writer, so that the 2xx is only given once both are done.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from service import inbox
 from service.context import current_settings, keyring
-from service.db import ingest_engine_for
+from service.delivery_writer import delivery_writer_for
 from service.errors import ApiError
 from service.inbox import Receipt
-from service.queue import PROCESS_DELIVERY, enqueue
+from service.ingest_sql import UNAVAILABLE
 
 bp = Blueprint("hooks", __name__)
 
@@ -28,7 +30,7 @@ def receive_webhook(platform: str, key: str) -> tuple[Response, int]:
     body = request.get_data(cache=False)
     try:
         result = inbox.receive(
-            ingest_engine_for(current_app),
+            delivery_writer_for(current_app),
             keyring(),
             platform,
             key,
@@ -36,14 +38,12 @@ def receive_webhook(platform: str, key: str) -> tuple[Response, int]:
             dict(request.headers),
             current_settings().webhook_tolerance_seconds,
         )
-    except (OperationalError, InterfaceError, PoolTimeoutError) as err:
+    except UNAVAILABLE as err:
         # Not stored, so not acknowledged: the platform's retry will bring it back.
         raise ApiError("storage_unavailable", "the delivery could not be stored; retry") from err
 
     if result.receipt is Receipt.HANDSHAKE:
         return jsonify(result.answer), 200
-    if result.receipt is Receipt.ACCEPTED:
-        enqueue(PROCESS_DELIVERY, result.delivery_id)
     answer: dict[str, object] = {"status": result.receipt.value}
     if result.delivery_id is not None:
         answer["delivery"] = result.delivery_id
