@@ -20,6 +20,7 @@ from service.context import init_context
 from service.errors import register_error_handlers
 from service.queue import celery_init_app
 from service.views import register_blueprints
+from service.views.hooks import install_webhook_receiver
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -36,6 +37,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     celery_init_app(app, settings)
     delivery_writer.init_app(app)
     register_blueprints(app)
+    install_webhook_receiver(app)
     register_error_handlers(app)
     register_commands(app)
     return app
