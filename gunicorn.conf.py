@@ -7,9 +7,10 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# One process per core, each with 8 threads. Webhook ingest is short: verify, one INSERT
-# (committed as it returns), one broker push, so a process spends most of a request's time
-# waiting on PostgreSQL and Redis, and threads cover those waits at far less cost than more
+# One process per core, each with 8 threads. Webhook ingest is short: verify, then one INSERT
+# (committed as it returns) and one broker push shared with the requests that arrive at the same
+# time (`service/delivery_writer.py`), so a process spends most of a request's time waiting on
+# PostgreSQL and Redis, and threads cover those waits at far less cost than more
 # processes: measured on 2 cores, 2 workers x 8 threads took about a quarter less CPU per
 # delivery than 5 x 4, whose processes contended for the cores (BENCHMARKS.md). More threads
 # also cover the longer waits of a networked database. The ingest engine keeps up to 16

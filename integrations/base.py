@@ -273,5 +273,16 @@ def parse_amount(value: object, field_name: str) -> Decimal:
     return abs(amount).quantize(CENT)  # abs: "-0" is zero
 
 
-def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in headers.items()}
+class LowerCaseHeaders(dict[str, str]):
+    """Request headers whose names are lower case already, so `lower_keys` need not copy them.
+
+    A webhook request's headers are looked up by several adapter steps (verify, handshake,
+    parse, delivery id, headers to keep); building them once like this spares each step a copy.
+    """
+
+
+def lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """`headers` with lower-case names, for lookups; not to be changed."""
+    if isinstance(headers, LowerCaseHeaders):
+        return headers
+    return LowerCaseHeaders((name.lower(), value) for name, value in headers.items())

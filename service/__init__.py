@@ -13,13 +13,14 @@ from typing import Any
 
 from flask import Flask
 
-from service import db, sessions
+from service import db, delivery_writer, sessions
 from service.cli import register_commands
 from service.config import load_settings
 from service.context import init_context
 from service.errors import register_error_handlers
 from service.queue import celery_init_app
 from service.views import register_blueprints
+from service.views.hooks import install_webhook_receiver
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -34,7 +35,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app, settings.database_url)
     sessions.init_app(app)
     celery_init_app(app, settings)
+    delivery_writer.init_app(app)
     register_blueprints(app)
+    install_webhook_receiver(app)
     register_error_handlers(app)
     register_commands(app)
     return app

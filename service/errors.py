@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
+from flask.json.provider import JSONProvider
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -67,30 +68,56 @@ class ApiError(Exception):
 
 
 def error_response(
-    reason: str, detail: str, status: int, extra: Mapping[str, Any] | None = None
-) -> tuple[Response, int]:
+    json: JSONProvider,
+    reason: str,
+    detail: str,
+    status: int,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """The JSON body every error gets, with `Retry-After` when the client should come back."""
     body: dict[str, Any] = {**(extra or {}), "status": "error", "reason": reason}
     if detail:
         body["detail"] = detail
-    response = jsonify(body)
+    response = json_response(json, body, status)
     if status == 503:
         response.headers["Retry-After"] = "30"
-    return response, status
+    return response
+
+
+def json_response(json: JSONProvider, body: Any, status: int = 200) -> Response:
+    """`body` as the app's JSON provider answers it (what `jsonify` returns), with `status`."""
+    # Typed as werkzeug's sans-IO response; Flask's providers make the app's `response_class`.
+    response = cast(Response, json.response(body))
+    response.status_code = status
+    return response
+
+
+def response_for(err: Exception, json: JSONProvider) -> Response:
+    """The answer to an exception raised while handling a request.
+
+    Shared by Flask's error handlers and the webhook receiver in front of Flask
+    (`service.views.hooks`), so that both answer every failure alike.
+    """
+    if isinstance(err, ApiError):
+        return error_response(json, err.reason, err.detail, err.status, err.extra)
+    if isinstance(err, HTTPException):
+        status = err.code or 500
+        reason = {413: "payload_too_large", 404: "not_found"}.get(status)
+        reason = reason or (err.name or "error").lower().replace(" ", "_")
+        return error_response(json, reason, err.description or "", status)
+    log.error("unhandled error", exc_info=err)
+    return error_response(json, "internal_error", "", 500)
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
-    def _api_error(err: ApiError) -> tuple[Response, int]:
-        return error_response(err.reason, err.detail, err.status, err.extra)
+    def _api_error(err: ApiError) -> Response:
+        return response_for(err, app.json)
 
     @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException) -> tuple[Response, int]:
-        status = err.code or 500
-        reason = {413: "payload_too_large", 404: "not_found"}.get(status)
-        reason = reason or (err.name or "error").lower().replace(" ", "_")
-        return error_response(reason, err.description or "", status)
+    def _http_error(err: HTTPException) -> Response:
+        return response_for(err, app.json)
 
     @app.errorhandler(Exception)
-    def _unexpected(err: Exception) -> tuple[Response, int]:
-        log.exception("unhandled error")
-        return error_response("internal_error", "", 500)
+    def _unexpected(err: Exception) -> Response:
+        return response_for(err, app.json)

@@ -1,7 +1,7 @@
 """The delivery inbox: storing webhook requests durably, then processing them exactly once.
 
-The web side calls `receive`, which verifies and stores a request and says whether it is new;
-the worker side calls `process`, which applies a stored delivery and marks it. A delivery is
+The web side calls `receive`, which verifies, stores and enqueues a request and says whether it
+is new; the worker side calls `process`, which applies a stored delivery and marks it. A delivery is
 the unit of replay: processing it again is harmless because applying events is idempotent.
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -29,9 +29,10 @@ from integrations.http import PlatformAuthError, PlatformError, PlatformUnavaila
 from service import imports
 from service.attendance import apply_events
 from service.crypto import SecretBox
+from service.delivery_writer import DeliveryWriter
 from service.errors import ApiError
 from service.imports import InvalidRows
-from service.ingest_sql import IngestStatements, ingest_statements
+from service.ingest_sql import ingest_statements
 from service.keyring import Keyring, SigningKeys
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
 from service.rescoring import mark_delivery_stale
@@ -52,12 +53,12 @@ class ReceiveResult:
     answer: dict[str, Any] | None = None
 
 
-# A kept guess, then a fresh read, then one more in case the secrets changed during that read.
-MAX_STORE_ATTEMPTS = 3
+# After a kept guess: a fresh read, then one more in case the secrets changed during that read.
+MAX_FRESH_ATTEMPTS = 2
 
 
 def receive(
-    engine: Engine,
+    writer: DeliveryWriter,
     keyring: Keyring,
     platform: str,
     key: str,
@@ -68,29 +69,31 @@ def receive(
 ) -> ReceiveResult:
     """Verify a webhook request and commit it to the inbox before anyone answers 2xx.
 
-    Raises `ApiError` for an unknown integration (404), a bad signature (401) or a malformed
-    body (400). Ignored event types are stored too, so an organizer can see what was sent.
+    `writer` stores the delivery and, once it is committed, enqueues it for processing when it
+    is accepted. Raises `ApiError` for an unknown integration (404), a bad signature (401) or a
+    malformed body (400). Ignored event types are stored too, so an organizer can see what was
+    sent.
 
-    The secrets this process kept from an earlier request are tried first. Only a stored
-    delivery is answered on them alone, because storing it checks that the integration still
-    has those very secrets; any other answer (a refusal, a duplicate, a handshake) is worked out
-    again on secrets read from the database.
+    The secrets this process kept from an earlier request are tried first, without reading
+    anything from the database. Only a stored delivery is answered on them alone, because
+    storing it checks that the integration still has those very secrets; any other answer (a
+    refusal, a duplicate, a handshake) is worked out again on secrets read from the database.
     """
     adapter = adapter_for(platform, tolerance_seconds)
     if adapter is None:
         raise ApiError("unknown_integration", f"no platform called {platform!r}")
     try:
-        return _receive(engine, keyring, adapter, platform, key, body, headers, now)
+        return _receive(writer, keyring, adapter, platform, key, body, headers, now)
     except DBAPIError as err:
         if not err.connection_invalidated:
             raise
     # The database had dropped the pooled connection (a restart, an idle timeout). Either
     # nothing was stored on it, or it was and this attempt answers "duplicate".
-    return _receive(engine, keyring, adapter, platform, key, body, headers, now)
+    return _receive(writer, keyring, adapter, platform, key, body, headers, now)
 
 
 def _receive(
-    engine: Engine,
+    writer: DeliveryWriter,
     keyring: Keyring,
     adapter: Adapter,
     platform: str,
@@ -99,48 +102,52 @@ def _receive(
     headers: Mapping[str, str],
     now: datetime | None,
 ) -> ReceiveResult:
-    with ingest_statements(engine) as statements:
-        keys = keyring.kept(platform, key)
-        for _ in range(MAX_STORE_ATTEMPTS):
-            if keys is None:
-                keys = keyring.load(statements, platform, key)
-                if keys is None:
-                    raise ApiError("unknown_integration", "no integration has this webhook URL")
-            try:
-                result = _store(statements, adapter, keys, body, headers, now)
-            except ApiError:
-                if keys.fresh:
-                    raise
-                result = None
-            if result is not None:
-                return result
-            keys = None
+    kept = keyring.kept(platform, key)
+    if kept is not None:
+        result = _store(writer, adapter, kept, body, headers, now, fresh=False)
+        if result is not None:
+            return result
+    for _ in range(MAX_FRESH_ATTEMPTS):
+        with ingest_statements(writer.engine) as statements:
+            keys = keyring.load(statements, platform, key)
+        if keys is None:
+            raise ApiError("unknown_integration", "no integration has this webhook URL")
+        result = _store(writer, adapter, keys, body, headers, now, fresh=True)
+        if result is not None:
+            return result
     # The integration's secrets changed under every attempt: let the platform retry shortly.
     raise ApiError("storage_unavailable", "the integration changed while storing; retry")
 
 
 def _store(
-    statements: IngestStatements,
+    writer: DeliveryWriter,
     adapter: Adapter,
     keys: SigningKeys,
     body: bytes,
     headers: Mapping[str, str],
     now: datetime | None,
+    fresh: bool,
 ) -> ReceiveResult | None:
-    """Verify with `keys` and store; None when only fresher secrets can decide the answer."""
+    """Verify with `keys` and store; None when only fresher secrets can decide the answer.
+
+    Only storing can be answered on secrets kept from an earlier request (not `fresh`): any
+    other answer waits for secrets read from the database.
+    """
     try:
         adapter.verify(body, headers, keys.secrets, now)
         answer = adapter.handshake(body, headers, keys.secrets)
         if answer is not None:
-            return ReceiveResult(Receipt.HANDSHAKE, None, "", answer) if keys.fresh else None
+            return ReceiveResult(Receipt.HANDSHAKE, None, "", answer) if fresh else None
         events = adapter.parse(body, headers)
         external_id = adapter.delivery_id(body, headers)[:200]
     except (VerificationError, MalformedPayload) as err:
-        raise ApiError(err.reason, err.detail) from err
+        if fresh:
+            raise ApiError(err.reason, err.detail) from err
+        return None
 
     ignored = all(event.kind is EventKind.UNKNOWN for event in events)
     event_type = ",".join(sorted({event.platform_type for event in events}))[:100]
-    delivery_id = statements.store_delivery(
+    delivery_id = writer.store(
         {
             "integration_id": keys.integration_id,
             "secrets_encrypted": keys.sealed,
@@ -156,9 +163,10 @@ def _store(
     if delivery_id is not None:
         receipt = Receipt.IGNORED if ignored else Receipt.ACCEPTED
         return ReceiveResult(receipt, delivery_id, event_type)
-    if not keys.fresh:
+    if not fresh:
         return None
-    existing = statements.delivery_exists(keys.integration_id, external_id)
+    with ingest_statements(writer.engine) as statements:
+        existing = statements.delivery_exists(keys.integration_id, external_id)
     return ReceiveResult(Receipt.DUPLICATE, None, event_type) if existing else None
 
 

@@ -1,7 +1,9 @@
 """The statements webhook ingest runs, and the cheapest correct way to run them on each database.
 
 A webhook request runs at most three statements: look up an integration's signing secrets,
-store the delivery, and look for an earlier copy of it. On PostgreSQL (psycopg) they run
+store the delivery, and look for an earlier copy of it. Deliveries that arrive together are
+stored together (`service.delivery_writer`): one statement for all of them. On PostgreSQL
+(psycopg) they run
 straight on the cursor of a pooled connection, as compiled once from the SQLAlchemy constructs
 below: SQLAlchemy's execution and result layers around one statement cost about as much CPU as
 the statement itself (BENCHMARKS.md). Other databases (SQLite) run them through SQLAlchemy in
@@ -13,18 +15,23 @@ kind of error whatever ran the statement.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
 from sqlalchemy import Connection, Dialect, Engine, bindparam, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 from service.models import Delivery, Integration
+
+# The errors that mean the database cannot store a delivery now, whatever the delivery: it is
+# not acknowledged (503), and the platform's retry brings it back.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
 
 FIND_INTEGRATION = select(Integration.id, Integration.secrets_encrypted).where(
     Integration.key == bindparam("key"), Integration.platform == bindparam("platform")
@@ -55,6 +62,40 @@ STORE_DELIVERY = (
     .columns(Delivery.__table__.c.id)
 )
 
+# `STORE_DELIVERY` for many deliveries in one statement, on PostgreSQL: one execution and one
+# commit for all of them. A row whose integration's secrets changed, or whose delivery id is
+# already stored, is left out as `STORE_DELIVERY` leaves it; of several rows with one delivery
+# id, the first is stored. `{rows}` is one `(%s, …, position)` per delivery.
+STORE_DELIVERIES_POSTGRESQL = """
+    INSERT INTO delivery
+        (integration_id, external_id, event_type, headers, body, status, reason, attempts,
+         received_at)
+    SELECT integration.id, given.external_id, given.event_type, given.headers, given.body,
+        given.status, given.reason, 0, given.received_at
+    FROM (VALUES {rows}) AS given(
+        integration_id, secrets_encrypted, external_id, event_type, headers, body, status,
+        reason, received_at, position
+    )
+    JOIN integration
+        ON integration.id = given.integration_id
+        AND integration.secrets_encrypted = given.secrets_encrypted
+    ORDER BY given.position
+    ON CONFLICT (integration_id, external_id) DO NOTHING
+    RETURNING id, integration_id, external_id
+"""
+# The columns of one row of `STORE_DELIVERIES_POSTGRESQL`, cast as the first row's must be.
+STORED_COLUMNS = {
+    "integration_id": "integer",
+    "secrets_encrypted": "text",
+    "external_id": "text",
+    "event_type": "text",
+    "headers": "json",
+    "body": "bytea",
+    "status": "text",
+    "reason": "text",
+    "received_at": "timestamptz",
+}
+
 FIND_DELIVERY = select(Delivery.id).where(
     Delivery.integration_id == bindparam("integration_id"),
     Delivery.external_id == bindparam("external_id"),
@@ -69,6 +110,10 @@ class IngestStatements(Protocol):
 
     def store_delivery(self, params: Mapping[str, Any]) -> int | None:
         """Run `STORE_DELIVERY`; the new delivery's id, or None when nothing was stored."""
+
+    def store_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        """`store_delivery` for each row, at once: each row's new id, or None where nothing
+        was stored. A row whose delivery id an earlier row has is not stored."""
 
     def delivery_exists(self, integration_id: int, external_id: str) -> bool:
         """Whether the integration already has a delivery with this id."""
@@ -129,6 +174,9 @@ class _SqlAlchemyStatements:
         delivery_id: int | None = self._connection.execute(STORE_DELIVERY, params).scalar()
         return delivery_id
 
+    def store_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        return [self.store_delivery(row) for row in rows]
+
     def delivery_exists(self, integration_id: int, external_id: str) -> bool:
         params = {"integration_id": integration_id, "external_id": external_id}
         return self._connection.execute(FIND_DELIVERY, params).first() is not None
@@ -175,6 +223,15 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _DriverStatement:
     return _DriverStatement(str(compiled), processors)
 
 
+@functools.cache
+def _store_deliveries_sql(count: int) -> str:
+    """`STORE_DELIVERIES_POSTGRESQL` for `count` rows (each count is prepared once)."""
+    first = ", ".join(f"%s::{type_}" for type_ in STORED_COLUMNS.values())
+    other = ", ".join("%s" for _ in STORED_COLUMNS)
+    rows = [f"({first if n == 1 else other}, {n})" for n in range(1, count + 1)]
+    return STORE_DELIVERIES_POSTGRESQL.format(rows=", ".join(rows))
+
+
 class _PsycopgStatements:
     def __init__(self, cursor: psycopg.Cursor[Any], compiled: _Compiled) -> None:
         self._cursor = cursor
@@ -192,6 +249,20 @@ class _PsycopgStatements:
     def store_delivery(self, params: Mapping[str, Any]) -> int | None:
         row = self._first(self._compiled.store_delivery, params)
         return None if row is None else int(row[0])
+
+    def store_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> list[int | None]:
+        statement = self._compiled.store_delivery
+        bound = [statement.params(row) for row in rows]
+        flat = [values[name] for values in bound for name in STORED_COLUMNS]
+        self._cursor.execute(_store_deliveries_sql(len(rows)), flat, prepare=True)
+        stored = {
+            (integration_id, external_id): id_
+            for id_, integration_id, external_id in self._cursor.fetchall()
+        }
+        # The first row with a delivery id is the stored one; any later one is a duplicate.
+        return [
+            stored.pop((values["integration_id"], values["external_id"]), None) for values in bound
+        ]
 
     def delivery_exists(self, integration_id: int, external_id: str) -> bool:
         params = {"integration_id": integration_id, "external_id": external_id}

@@ -27,8 +27,6 @@ class SigningKeys:
     integration_id: int
     sealed: str
     secrets: tuple[str, ...]
-    # Read from the database during this request, rather than kept from an earlier one.
-    fresh: bool
 
 
 class Keyring:
@@ -53,5 +51,6 @@ class Keyring:
         secrets = tuple(self._box.open(sealed, []))
         if len(self._kept) >= self._max_kept:
             self._kept.clear()
-        self._kept[(platform, key)] = SigningKeys(integration_id, sealed, secrets, fresh=False)
-        return SigningKeys(integration_id, sealed, secrets, fresh=True)
+        keys = SigningKeys(integration_id, sealed, secrets)
+        self._kept[(platform, key)] = keys
+        return keys

@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,9 @@ BROKER_CONNECT_TIMEOUT_S = 2
 BROKER_SOCKET_TIMEOUT_S = 10
 PUBLISH_RETRY_INTERVAL_S = 0.1
 
-# Sends one task by name with a list of JSON arguments; raises when the broker cannot take it.
-Publish = Callable[[str, list[Any]], None]
+# Sends one task by name per list of JSON arguments, in order; raises when the broker cannot
+# take them.
+Publish = Callable[[str, Sequence[list[Any]]], None]
 
 # Rescoring has a queue of its own, so that a gathering's score never waits behind a backlog
 # of deliveries, and a deployment can give it a worker of its own (`-Q scoring`). So has what
@@ -141,21 +142,23 @@ def make_publish(celery: Celery, broker_url: str) -> Publish:
     if broker_url.startswith(("redis://", "rediss://")):
         return RedisPublisher(celery, broker_url)
 
-    def send_task(task_name: str, args: list[Any]) -> None:
-        celery.send_task(task_name, args=args)
+    def send_tasks(task_name: str, arguments: Sequence[list[Any]]) -> None:
+        for args in arguments:
+            celery.send_task(task_name, args=args)
 
-    return send_task
+    return send_tasks
 
 
 class RedisPublisher:
-    """Sends a task to a Redis broker as the one LPUSH that `send_task` ends in.
+    """Sends tasks to a Redis broker as the LPUSH that `send_task` ends in, one for them all.
 
-    Celery still builds the task message (protocol 2, `as_task_v2`) and picks its queue; this
+    Celery still builds each task message (protocol 2, `as_task_v2`) and picks its queue; this
     only wraps it as kombu's Redis transport does (a JSON envelope with a base64 body and a
     delivery tag, addressed to the queue through the default exchange) and pushes it on a
     kept connection. `send_task` spends ten times as long on the same message, in
     producer pools, connection checks and signals, which made it a large part of a webhook's
-    cost (BENCHMARKS.md). `tests/service/test_queue.py` holds the two to the same output.
+    cost (BENCHMARKS.md). Several messages for one queue go in one LPUSH, which the worker
+    pops in the order given. `tests/service/test_queue.py` holds the two to the same output.
     """
 
     def __init__(self, celery: Celery, broker_url: str) -> None:
@@ -169,13 +172,18 @@ class RedisPublisher:
         self._idle: list[redis.Connection] = []
         self._queue_by_task: dict[str, str | None] = {}
 
-    def __call__(self, task_name: str, args: list[Any]) -> None:
+    def __call__(self, task_name: str, arguments: Sequence[list[Any]]) -> None:
         if task_name not in self._queue_by_task:
             self._queue_by_task[task_name] = self._plain_queue(task_name)
         queue = self._queue_by_task[task_name]
         if queue is None:
-            self._celery.send_task(task_name, args=args)
-            return
+            for args in arguments:
+                self._celery.send_task(task_name, args=args)
+        elif arguments:
+            self._lpush(queue, [self._message(queue, task_name, args) for args in arguments])
+
+    def _message(self, queue: str, task_name: str, args: list[Any]) -> str:
+        """The message kombu's Redis transport would push for this task."""
         task_id = str(uuid.uuid4())
         # Task arguments are ids (DESIGN.md), so their plain repr is Celery's safe one.
         message = self._celery.amqp.as_task_v2(
@@ -195,9 +203,9 @@ class RedisPublisher:
                 "delivery_tag": str(uuid.uuid4()),
             },
         }
-        self._lpush(queue, json.dumps(envelope))
+        return json.dumps(envelope)
 
-    def _lpush(self, queue: str, message: str) -> None:
+    def _lpush(self, queue: str, messages: list[str]) -> None:
         """LPUSH on an idle connection, retried once on a fresh socket if it fails."""
         # A plain list of idle connections instead of the pool's checkout: `pop` and `append`
         # need no lock of their own, which halves the cost of `Redis.lpush`. There are never
@@ -209,7 +217,7 @@ class RedisPublisher:
             connection = self._pool.connection_class(**self._pool.connection_kwargs)
 
         def push() -> None:
-            connection.send_command("LPUSH", queue, message)  # type: ignore[no-untyped-call]
+            connection.send_command("LPUSH", queue, *messages)  # type: ignore[no-untyped-call]
             connection.read_response()
 
         try:
@@ -228,12 +236,16 @@ class RedisPublisher:
 
 def enqueue(task_name: str, *args: Any) -> bool:
     """Send a task by name; return False (and log) when the broker cannot take it now."""
-    publish: Publish = current_app.extensions[PUBLISH_KEY]
+    return enqueue_each(current_app.extensions[PUBLISH_KEY], task_name, [list(args)])
+
+
+def enqueue_each(publish: Publish, task_name: str, arguments: Sequence[list[Any]]) -> bool:
+    """Send one task per list of arguments at once; False (and a log line) when the broker
+    cannot take them now."""
     try:
-        publish(task_name, list(args))
+        publish(task_name, arguments)
     except Exception:  # the broker's client raises many types (socket, kombu, redis)
-        log.warning(
-            "could not enqueue %s%r; the sweeper will retry", task_name, args, exc_info=True
-        )
+        tasks = ", ".join(f"{task_name}{tuple(args)!r}" for args in arguments)
+        log.warning("could not enqueue %s; the sweeper will retry", tasks, exc_info=True)
         return False
     return True

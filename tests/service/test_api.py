@@ -24,6 +24,7 @@ from integrations import standard
 from service import inbox
 from service.context import keyring
 from service.db import ingest_engine_for, session_scope
+from service.delivery_writer import DeliveryWriter
 from service.errors import STATUS_BY_REASON
 from service.models import Attendance, AttendanceEvent, Delivery
 from service.openapi import OPENAPI_SPEC
@@ -240,9 +241,9 @@ def store_only(app: Flask) -> Iterator[StoreOnly]:
         key = tenant.webhook_path.rsplit("/", 1)[1]
         headers = signed_headers(tenant.signing_secret, body)
         with app.app_context():
-            result = inbox.receive(
-                ingest_engine_for(app), keyring(), "standard", key, body, headers, 300
-            )
+            # A writer without a broker: stored, not queued.
+            writer = DeliveryWriter(ingest_engine_for(app), publish=None)
+            result = inbox.receive(writer, keyring(), "standard", key, body, headers, 300)
         assert result.delivery_id is not None
         stored.append(result.delivery_id)
         return result.delivery_id

@@ -306,3 +306,38 @@ def test_connection_dropped_by_the_database_is_replaced_without_an_error(
 
     assert response.status_code == 202
     assert len(stored_deliveries(app, tenant)) == 2
+
+
+def test_answers_are_the_json_flask_gives(app, client, tenant):
+    """Webhook POSTs are answered in front of Flask (`WebhookReceiver`), byte for byte as
+    Flask's `jsonify` and error handlers answer."""
+    from flask import jsonify
+
+    body = standard_body()
+    accepted = post(client, tenant, body, signed_headers(tenant.signing_secret, body))
+    refused = post(client, tenant, body, {"content-type": "application/json"})
+    with app.test_request_context():
+        expected_accepted = jsonify(status="accepted", delivery=accepted.json["delivery"])
+        expected_refused = jsonify(
+            status="error",
+            reason="missing_signature",
+            detail="webhook-id, webhook-timestamp and webhook-signature headers are required",
+        )
+
+    for response, expected, status in [
+        (accepted, expected_accepted, "202 ACCEPTED"),
+        (refused, expected_refused, "401 UNAUTHORIZED"),
+    ]:
+        assert response.status == status
+        assert response.data == expected.data
+        assert response.headers["Content-Type"] == expected.headers["Content-Type"]
+        assert response.headers["Content-Length"] == str(len(expected.data))
+
+
+def test_other_paths_under_hooks_are_flask_s(client, tenant):
+    response = client.post(tenant.webhook_path + "/more", data=b"{}")
+    assert response.status_code == 404
+    assert response.json["reason"] == "not_found"
+    options = client.options(tenant.webhook_path)
+    assert options.status_code == 200
+    assert "POST" in options.headers["Allow"]

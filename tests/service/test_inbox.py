@@ -12,6 +12,7 @@ from sqlalchemy import event
 from service import inbox
 from service.context import current_settings, keyring, secret_box
 from service.db import engine_for, ingest_engine_for, session_scope
+from service.delivery_writer import DeliveryWriter
 from tests.conftest import Tenant
 from tests.support import signed_headers, standard_body
 
@@ -23,7 +24,7 @@ def store(app: Flask, tenant: Tenant, body: bytes) -> int:
     platform, key = tenant.webhook_path.split("/")[-2:]
     with app.app_context():
         result = inbox.receive(
-            ingest_engine_for(app),
+            DeliveryWriter(ingest_engine_for(app), publish=None),
             keyring(),
             platform,
             key,

@@ -11,28 +11,8 @@ from sqlalchemy.exc import DataError, OperationalError, StatementError
 
 from service.db import engine_for, ingest_engine_for, session_scope
 from service.ingest_sql import ingest_statements
-from service.models import Delivery, DeliveryStatus, Integration, utcnow
-from tests.conftest import Tenant
-
-
-def sealed_secrets(app, tenant: Tenant) -> str:
-    with app.app_context(), session_scope() as session:
-        return session.get_one(Integration, tenant.integration_id).secrets_encrypted
-
-
-def delivery(tenant: Tenant, sealed: str, external_id: str) -> dict[str, object]:
-    # Stored as ignored, so that no later test's sweep picks it up.
-    return {
-        "integration_id": tenant.integration_id,
-        "secrets_encrypted": sealed,
-        "external_id": external_id,
-        "event_type": "attendee.checked_in",
-        "headers": {"webhook-id": external_id},
-        "body": b'{"type": "attendee.checked_in"}',
-        "status": DeliveryStatus.IGNORED,
-        "reason": "ignored",
-        "received_at": utcnow(),
-    }
+from service.models import Delivery, utcnow
+from tests.service.ingest_helpers import delivery, sealed_secrets
 
 
 def test_lookup_store_duplicate_and_find(app, tenant):
@@ -139,3 +119,31 @@ def test_a_database_that_cannot_be_reached_is_an_operational_error(settings_over
         ingest_statements(ingest_engine_for(broken)) as statements,
     ):
         statements.find_integration("standard", "any-key")
+
+
+def test_many_rows_in_one_statement_answer_row_by_row(app, tenant):
+    sealed = sealed_secrets(app, tenant)
+    stored_before = f"msg_{uuid.uuid4().hex}"
+    new, twice = f"msg_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
+    with ingest_statements(ingest_engine_for(app)) as statements:
+        earlier = statements.store_delivery(delivery(tenant, sealed, stored_before))
+        first_of_twice = {**delivery(tenant, sealed, twice), "body": b'{"n": 1}'}
+        ids = statements.store_deliveries(
+            [
+                delivery(tenant, sealed, new),
+                delivery(tenant, sealed, stored_before),
+                first_of_twice,
+                {**delivery(tenant, sealed, twice), "body": b'{"n": 2}'},
+                delivery(tenant, "other-sealed", f"msg_{uuid.uuid4().hex}"),
+            ]
+        )
+
+    assert isinstance(earlier, int)
+    assert isinstance(ids[0], int) and isinstance(ids[2], int)
+    assert ids[1:] == [None, ids[2], None, None]
+    with app.app_context(), session_scope() as session:
+        stored = session.get_one(Delivery, ids[2])
+        assert stored.body == b'{"n": 1}'
+        assert stored.headers == {"webhook-id": twice}
+        assert stored.received_at.tzinfo is not None
+        assert session.get_one(Delivery, ids[0]).external_id == new

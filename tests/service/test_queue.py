@@ -40,7 +40,7 @@ def test_redis_publisher_sends_the_message_send_task_sends(private_queue, broker
 
     celery.send_task(PROCESS_DELIVERY, args=[42])
     expected = published(client, queue)
-    RedisPublisher(celery, broker_url)(PROCESS_DELIVERY, [42])
+    RedisPublisher(celery, broker_url)(PROCESS_DELIVERY, [[42]])
     actual = published(client, queue)
 
     assert actual.keys() == expected.keys()
@@ -77,7 +77,7 @@ def test_connections_are_kept_for_the_next_message(private_queue, broker_url):
 
     def publish_together(n: int) -> None:
         started.wait()
-        publisher(PROCESS_DELIVERY, [n])
+        publisher(PROCESS_DELIVERY, [[n]])
 
     threads = [threading.Thread(target=publish_together, args=(n,)) for n in range(3)]
     for thread in threads:
@@ -85,8 +85,8 @@ def test_connections_are_kept_for_the_next_message(private_queue, broker_url):
     for thread in threads:
         thread.join()
     opened = broker_clients(client).keys() - before
-    publisher(PROCESS_DELIVERY, [3])
-    publisher(PROCESS_DELIVERY, [4])
+    publisher(PROCESS_DELIVERY, [[3]])
+    publisher(PROCESS_DELIVERY, [[4]])
 
     messages = [json.loads(raw) for raw in client.lrange(queue, 0, -1)]
     bodies = [json.loads(base64.b64decode(message["body"])) for message in messages]
@@ -100,11 +100,29 @@ def test_a_connection_the_broker_dropped_is_replaced(private_queue, broker_url):
     celery, client, queue = private_queue
     publisher = RedisPublisher(celery, broker_url)
     before = broker_clients(client).keys()
-    publisher(PROCESS_DELIVERY, [1])
+    publisher(PROCESS_DELIVERY, [[1]])
     [kept] = broker_clients(client).keys() - before
     client.client_kill_filter(_id=kept)
 
-    publisher(PROCESS_DELIVERY, [2])
+    publisher(PROCESS_DELIVERY, [[2]])
 
     assert client.llen(queue) == 2
     assert len(broker_clients(client).keys() - before - {kept}) == 1
+
+
+def test_several_tasks_go_in_one_push_and_are_taken_in_order(private_queue, broker_url):
+    celery, client, queue = private_queue
+    publisher = RedisPublisher(celery, broker_url)
+
+    publisher(PROCESS_DELIVERY, [[1], [2], [3]])
+
+    # The worker takes messages from the list's right end (BRPOP).
+    taken = [json.loads(client.rpop(queue)) for _ in range(3)]
+    assert [json.loads(base64.b64decode(message["body"]))[0] for message in taken] == [
+        [1],
+        [2],
+        [3],
+    ]
+    ids = {message["headers"]["id"] for message in taken}
+    tags = {message["properties"]["delivery_tag"] for message in taken}
+    assert len(ids) == len(tags) == 3

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from service.db import session_scope
+from service.db import engine_for, session_scope
+from service.delivery_writer import delivery_writer_for
 from service.models import Delivery, DeliveryStatus
 from service.queue import PROCESS_DELIVERY, SWEEP_DELIVERIES
 from tests.conftest import Tenant, running_app
-from tests.support import signed_headers, standard_body, wait_for
+from tests.service.ingest_helpers import (
+    Concurrent,
+    check_in,
+    held,
+    keep_signing_keys,
+    post_from_thread,
+)
+from tests.support import signed_headers, standard_body, wait_for, wait_until_a_lock_is_awaited
 
 pytestmark = pytest.mark.worker
 
@@ -232,3 +241,31 @@ def test_processing_the_same_delivery_twice_changes_nothing(celery_worker, app, 
     assert replay.status_code == 202
     wait_processed(client, tenant, delivery_id)
     assert _state(client, tenant) == first
+
+
+def test_requests_stored_together_are_answered_and_processed_each_as_alone(
+    celery_worker, app, client, tenant
+):
+    """Requests that wait for one batch get the answers they would get alone, and each
+    accepted delivery reaches the worker through its own task."""
+    writer = delivery_writer_for(app)
+    first, new, twice = (f"msg_{uuid.uuid4().hex}" for _ in range(3))
+    calls = Concurrent()
+    keep_signing_keys(app, tenant)
+
+    with held(app, tenant, first):
+        calls.start(post_from_thread(app, tenant, check_in(1), first))
+        wait_until_a_lock_is_awaited(engine_for(app))
+        calls.start(post_from_thread(app, tenant, check_in(2), new))
+        calls.start(post_from_thread(app, tenant, check_in(3), twice))
+        calls.start(post_from_thread(app, tenant, check_in(3), twice))
+        wait_for(lambda: writer.queued() == 3)
+    answers = calls.results()
+
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [200, 202, 202, 202]
+    assert [body for status, body, _ in answers if status == 200] == [{"status": "duplicate"}]
+    accepted = [body["delivery"] for status, body, _ in answers if status == 202]
+    assert all(body["status"] == "accepted" for status, body, _ in answers if status == 202)
+    assert len(set(accepted)) == 3
+    wait_processed(client, tenant, *accepted)
