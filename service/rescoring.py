@@ -212,6 +212,9 @@ class RescoreCounts:
     gatherings: int
     groups: int
 
+    def __add__(self, other: RescoreCounts) -> RescoreCounts:
+        return RescoreCounts(self.gatherings + other.gatherings, self.groups + other.groups)
+
 
 def rescore_all(
     session: Session, organizer_id: int | None = None, now: datetime | None = None
@@ -227,42 +230,50 @@ def rescore_all(
     one statement; the group's health and standings are then computed from the scores just
     made, by the same code as `rescore_group`, without reading them back. Each group is
     written before the next is read, so memory is bounded by the largest group, not by the
-    organizer.
+    organizer. `service.full_rescore` runs the same per group, over several processes.
     """
     now = now or utcnow()
     query = select(Group).order_by(Group.id)
     if organizer_id is not None:
         query = query.where(Group.organizer_id == organizer_id)
-    gatherings = groups = 0
+    counts = RescoreCounts(0, 0)
     for group in [*session.scalars(query), None]:
-        held = []
-        snapshots = []
-        for gathering, rows in _group_rows(session, group, organizer_id):
-            value, data = _gathering_score(gathering, rows)
-            snapshots.append(
-                {
-                    "gathering_id": gathering.id,
-                    "model_version": MODEL_VERSION,
-                    "value": value,
-                    "data": data,
-                    "computed_at": utcnow(),
-                }
-            )
-            present = {str(visit.person_id) for visit in rows.visits}
-            follow_ups = [followed for _, _, confirmed, followed in rows.connections if confirmed]
-            held.append((gathering, present, data, follow_ups))
-        upsert_many(session, GatheringScoreSnapshot, snapshots, ["gathering_id"])
-        gatherings += len(snapshots)
-        if group is not None:
-            outcome_counts = _outcome_counts(session, group)
-            history = [
-                _held(gathering, present, data, outcome_counts.get(gathering.id, 0), follow_ups)
-                for gathering, present, data, follow_ups in held
-                if present
-            ]
-            _store_group_scores(session, group, history, now)
-            groups += 1
-    return RescoreCounts(gatherings, groups)
+        counts += rescore_whole_group(session, group, organizer_id, now)
+    return counts
+
+
+def rescore_whole_group(
+    session: Session, group: Group | None, organizer_id: int | None, now: datetime
+) -> RescoreCounts:
+    """Rescore a group's gatherings, then its health and standings, as `rescore_all` does
+    (`group` None: the gatherings in no group, of one organizer when given)."""
+    held = []
+    snapshots = []
+    for gathering, rows in _group_rows(session, group, organizer_id):
+        value, data = _gathering_score(gathering, rows)
+        snapshots.append(
+            {
+                "gathering_id": gathering.id,
+                "model_version": MODEL_VERSION,
+                "value": value,
+                "data": data,
+                "computed_at": utcnow(),
+            }
+        )
+        present = {str(visit.person_id) for visit in rows.visits}
+        follow_ups = [followed for _, _, confirmed, followed in rows.connections if confirmed]
+        held.append((gathering, present, data, follow_ups))
+    upsert_many(session, GatheringScoreSnapshot, snapshots, ["gathering_id"])
+    if group is None:
+        return RescoreCounts(len(snapshots), 0)
+    outcome_counts = _outcome_counts(session, group)
+    history = [
+        _held(gathering, present, data, outcome_counts.get(gathering.id, 0), follow_ups)
+        for gathering, present, data, follow_ups in held
+        if present
+    ]
+    _store_group_scores(session, group, history, now)
+    return RescoreCounts(len(snapshots), 1)
 
 
 def rescore_group(session: Session, group_id: int, now: datetime | None = None) -> None:
