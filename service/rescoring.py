@@ -55,7 +55,7 @@ from service.scoring.standing import (
     familiar_faces,
     member_standing,
 )
-from service.upsert import insert_ignoring_conflict, upsert_many
+from service.upsert import insert_ignoring_conflict, upsert_many, upsert_many_copied
 
 # How long a change waits for others to join it before its gathering is rescored.
 DEBOUNCE = timedelta(seconds=0.5)
@@ -776,7 +776,7 @@ def _rescore_members(
         rows.append(row)
         if before is not None and before != row["standing"]:
             changes.append((row, before))
-    upsert_many(session, MemberStandingSnapshot, rows, ["group_id", "person_id"])
+    upsert_many_copied(session, MemberStandingSnapshot, rows, ["group_id", "person_id"])
     for row, before in changes:
         outbound.emit_standing_changed(session, group, MemberStandingSnapshot(**row), before)
 
