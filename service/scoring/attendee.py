@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from service.scoring.explain import Factor
 from service.scoring.settings import ScoringSettings
@@ -43,10 +44,10 @@ class AttendeeScore:
         return self.novelty.value
 
 
-@dataclass(frozen=True, slots=True)
-class AttendeeFigures:
+class AttendeeFigures(NamedTuple):
     """What a gathering's snapshot keeps of one attendee: `attendee_score`'s numbers and
-    sentence, without the factors' inputs and their own sentences (`attendee_figures`)."""
+    sentence, without the factors' inputs and their own sentences (`attendee_figures`). A
+    named tuple, because a full rescore makes a million of them."""
 
     dwell_hours: float | None
     capacity: float
@@ -115,11 +116,46 @@ def attendee_figures(
     new_connections: int | None = None,
 ) -> AttendeeFigures:
     """`attendee_score`'s numbers and sentence for one attendee, computed without building its
-    factors: the same values from the same formulas and sentence helpers, for scoring every
-    attendee of a gathering (`score_attendees`)."""
-    _check(head_count, hours, dwell_hours, connections, new_connections)
+    factors: the same values from the same formulas and sentence helpers."""
+    _check_gathering(head_count, hours)
+    _check_attendee(dwell_hours, connections, new_connections)
+    rate = settings.conversation_rate
+    return _figures(head_count, rate, hours, dwell_hours, connections, new_connections)
+
+
+def score_attendees(
+    head_count: int,
+    settings: ScoringSettings,
+    hours: float,
+    attendees: Iterable[tuple[float | None, int | None, int | None]],
+) -> list[AttendeeFigures]:
+    """`attendee_figures` for every attendee of one gathering of `head_count` people, each
+    given as (dwell hours, connections, new connections); attendees with the same three share
+    one result, computed once."""
+    _check_gathering(head_count, hours)
+    rate = settings.conversation_rate
+    known: dict[tuple[float | None, int | None, int | None], AttendeeFigures] = {}
+    figures = []
+    for key in attendees:
+        found = known.get(key)
+        if found is None:
+            dwell, connections, new = key
+            _check_attendee(dwell, connections, new)
+            found = known[key] = _figures(head_count, rate, hours, dwell, connections, new)
+        figures.append(found)
+    return figures
+
+
+def _figures(
+    head_count: int,
+    rate: float,
+    hours: float,
+    dwell_hours: float | None,
+    connections: int | None,
+    new_connections: int | None,
+) -> AttendeeFigures:
     effective = hours if dwell_hours is None else min(dwell_hours, hours)
-    capacity = conversation_capacity(head_count, settings.conversation_rate, effective)
+    capacity = conversation_capacity(head_count, rate, effective)
     if connections is None:
         re_meetings = utilization = novelty = coverage = None
     else:
@@ -135,43 +171,16 @@ def attendee_figures(
         connections,
     )
     return AttendeeFigures(
-        dwell_hours=dwell_hours,
-        capacity=capacity,
-        connections=connections,
-        new_connections=new_connections,
-        re_meetings=re_meetings,
-        utilization=utilization,
-        novelty=novelty,
-        coverage=coverage,
-        sentence=sentence,
+        dwell_hours,
+        capacity,
+        connections,
+        new_connections,
+        re_meetings,
+        utilization,
+        novelty,
+        coverage,
+        sentence,
     )
-
-
-def score_attendees(
-    head_count: int,
-    settings: ScoringSettings,
-    hours: float,
-    attendees: Iterable[tuple[float | None, int | None, int | None]],
-) -> list[AttendeeFigures]:
-    """`attendee_figures` for every attendee of one gathering of `head_count` people, each
-    given as (dwell hours, connections, new connections); attendees with the same three share
-    one result, computed once."""
-    known: dict[tuple[float | None, int | None, int | None], AttendeeFigures] = {}
-    figures = []
-    for key in attendees:
-        found = known.get(key)
-        if found is None:
-            dwell, connections, new = key
-            found = known[key] = attendee_figures(
-                head_count,
-                settings,
-                hours=hours,
-                dwell_hours=dwell,
-                connections=connections,
-                new_connections=new,
-            )
-        figures.append(found)
-    return figures
 
 
 def _sentence(utilization: str, novelty: str, connections: int | None) -> str:
@@ -187,11 +196,22 @@ def _check(
     new_connections: int | None,
 ) -> None:
     """Reject inputs that cannot come from a real gathering, rather than score nonsense."""
+    _check_gathering(head_count, hours)
+    _check_attendee(dwell_hours, connections, new_connections)
+
+
+def _check_gathering(head_count: int, hours: float) -> None:
     if head_count < 1:
         raise ValueError(f"an attendee's gathering has at least 1 person, not {head_count}")
-    for name, value in (("hours", hours), ("dwell_hours", dwell_hours)):
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be 0 or more, not {value}")
+    if not (math.isfinite(hours) and hours >= 0):
+        raise ValueError(f"hours must be 0 or more, not {hours}")
+
+
+def _check_attendee(
+    dwell_hours: float | None, connections: int | None, new_connections: int | None
+) -> None:
+    if dwell_hours is not None and not (math.isfinite(dwell_hours) and dwell_hours >= 0):
+        raise ValueError(f"dwell_hours must be 0 or more, not {dwell_hours}")
     if connections is not None and connections < 0:
         raise ValueError(f"connections cannot be negative, not {connections}")
     if new_connections is not None and (connections is None or new_connections < 0):
