@@ -997,6 +997,7 @@ def print_report(result: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str, bool | None]] = [
         ("full rescore (s)", f"{rescore['total_s']:.1f}", "< 60", met["full_rescore_s"]),
         ("SQL aggregate, same rows (s)", f"{result['sql_aggregate_s']:.1f}", "", None),
+        ("full rescore, CPU of its processes (s)", f"{rescore['processes_cpu_s']:.1f}", "", None),
         ("ratio rescore / aggregate", f"{result['ratio']:.1f}", "≤ 3", met["ratio"]),
         (
             f"peak memory, full rescore, largest of {rescore['processes']} (MB)",

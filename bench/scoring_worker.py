@@ -17,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+import resource
 import time
 from typing import Any
 
@@ -47,8 +48,11 @@ def full_rescore(profile: bool = False, processes: int = 2) -> dict[str, Any]:
             "processes": processes,
             "total_s": seconds,
             "process_peak_mb": round(done.worker_peak_kb / 1024, 1),
+            "processes_cpu_s": round(done.worker_cpu_s, 1),
         }
     profiler = cProfile.Profile() if profile else None
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     started = time.perf_counter()
     with session_scope() as session:
         if profiler is not None:
@@ -58,6 +62,7 @@ def full_rescore(profile: bool = False, processes: int = 2) -> dict[str, Any]:
             profiler.disable()
         scored = time.perf_counter()
     committed = time.perf_counter()
+    used = resource.getrusage(resource.RUSAGE_SELF)
     result: dict[str, Any] = {
         "gatherings": counts.gatherings,
         "groups": counts.groups,
@@ -65,6 +70,7 @@ def full_rescore(profile: bool = False, processes: int = 2) -> dict[str, Any]:
         "rescore_s": round(scored - started, 2),
         "commit_s": round(committed - scored, 2),
         "total_s": round(committed - started, 2),
+        "processes_cpu_s": round(used.ru_utime + used.ru_stime - cpu_before, 1),
     }
     if profiler is not None:
         out = io.StringIO()

@@ -33,12 +33,14 @@ _sessions: sessionmaker[Session] | None = None
 
 @dataclass(frozen=True)
 class FullRescore:
-    """What `rescore_everything` rescored, and the most memory a worker process held (the
-    largest resident size of any process this one has started and waited for)."""
+    """What `rescore_everything` rescored, the most memory a worker process held and the CPU
+    time they used (as `getrusage` counts them: the largest resident size of any process this
+    one has started and waited for, and the time of all those it started during the run)."""
 
     counts: RescoreCounts
     processes: int
     worker_peak_kb: int
+    worker_cpu_s: float
 
 
 def rescore_everything(
@@ -50,6 +52,7 @@ def rescore_everything(
     """Rescore every gathering and group (of one organizer, when given), `processes` groups at
     a time, each in its own process and transaction; return once all are committed."""
     now = now or utcnow()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     engine = make_engine(database_url)
     try:
         with Session(engine) as session:
@@ -67,8 +70,9 @@ def rescore_everything(
             counts += done
         pool.close()
         pool.join()
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return FullRescore(counts, processes, peak_kb)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return FullRescore(counts, processes, after.ru_maxrss, cpu_s)
 
 
 def _groups_largest_first(session: Session, organizer_id: int | None) -> list[int]:

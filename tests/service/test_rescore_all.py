@@ -279,5 +279,5 @@ def test_the_rescore_over_several_processes_writes_what_the_bulk_rescore_writes(
         spread = snapshots(session, tenant.organizer_id)
 
     assert done.counts == rescoring.RescoreCounts(gatherings=15, groups=3)
-    assert done.worker_peak_kb > 0
+    assert done.worker_peak_kb > 0 and done.worker_cpu_s > 0
     assert spread == bulk
