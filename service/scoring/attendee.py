@@ -131,7 +131,10 @@ def score_attendees(
 ) -> list[AttendeeFigures]:
     """`attendee_figures` for every attendee of one gathering of `head_count` people, each
     given as (dwell hours, connections, new connections); attendees with the same three share
-    one result, computed once."""
+    one result, computed once. A gathering nobody attended has no attendees to score."""
+    attendees = list(attendees)
+    if not attendees:
+        return []
     _check_gathering(head_count, hours)
     rate = settings.conversation_rate
     known: dict[tuple[float | None, int | None, int | None], AttendeeFigures] = {}

@@ -246,6 +246,10 @@ def test_attendees_scored_together_are_scored_as_each_alone() -> None:
     assert together[0] is together[3]  # the same inputs are scored once
 
 
+def test_a_gathering_nobody_attended_has_no_figures() -> None:
+    assert score_attendees(0, SOCIAL, 2.0, []) == []
+
+
 def test_figures_reject_impossible_inputs_as_the_score_does() -> None:
     with pytest.raises(ValueError):
         score_attendees(35, SOCIAL, 2.0, [(2.0, 2, 3)])
