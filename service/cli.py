@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -13,7 +14,7 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from service import accounts, demo, migrate, platforms
+from service import accounts, demo, full_rescore, migrate, platforms
 from service.context import current_settings, secret_box
 from service.db import session_scope
 from service.models import Integration
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(rotate_secret)
     app.cli.add_command(seed_demo)
     app.cli.add_command(play_demo)
+    app.cli.add_command(rescore_all)
 
 
 def _print_json(value: dict[str, Any]) -> None:
@@ -121,6 +123,27 @@ def add_integration(
     if created.registration is not None:
         printed["registered"] = created.registration
     _print_json(printed)
+
+
+@click.command("rescore-all")
+@click.option("--organizer", "organizer_id", type=int, help="Only this organizer's groups.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the machine's cores",
+    help="Groups rescored at once, each in a process of its own.",
+)
+def rescore_all(organizer_id: int | None, processes: int) -> None:
+    """Rescore every gathering and group: after a model change, a settings change or a restore."""
+    done = full_rescore.rescore_everything(current_settings().database_url, processes, organizer_id)
+    _print_json(
+        {
+            "gatherings": done.counts.gatherings,
+            "groups": done.counts.groups,
+            "processes": done.processes,
+        }
+    )
 
 
 @click.command("rotate-secret")

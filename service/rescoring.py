@@ -20,9 +20,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, text
+import psycopg
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, or_, select, text
+from sqlalchemy import Connection as SqlConnection
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service import outbound
@@ -41,13 +43,19 @@ from service.models import (
     utcnow,
 )
 from service.scoring.advice import GatheringFacts, live_alerts, organizer_actions
-from service.scoring.attendee import AttendeeScore, attendee_score
+from service.scoring.attendee import AttendeeFigures, score_attendees
 from service.scoring.explain import MODEL_VERSION
 from service.scoring.health import GatheringRecord, group_health, measure_health
 from service.scoring.settings import GroupFormat, ScoringSettings
 from service.scoring.size import acoustic_capacity, recommended_band, size_score
-from service.scoring.standing import GroupRecord, Member, familiar_faces, member_standing
-from service.upsert import insert_ignoring_conflict, upsert_many
+from service.scoring.standing import (
+    GroupRecord,
+    Member,
+    StandingNumbers,
+    familiar_faces,
+    member_standing,
+)
+from service.upsert import insert_ignoring_conflict, upsert_many, upsert_many_copied
 
 # How long a change waits for others to join it before its gathering is rescored.
 DEBOUNCE = timedelta(seconds=0.5)
@@ -147,8 +155,7 @@ def _claim(
     return ids
 
 
-@dataclass(frozen=True)
-class Visit:
+class Visit(NamedTuple):
     person_id: int
     checked_in_at: datetime
     checked_out_at: datetime | None
@@ -161,8 +168,9 @@ def peak_concurrency(visits: Iterable[Visit]) -> int:
         changes.append((visit.checked_in_at, 1))
         if visit.checked_out_at is not None and visit.checked_out_at > visit.checked_in_at:
             changes.append((visit.checked_out_at, -1))
+    changes.sort()  # by time, a departure before an arrival at the same moment
     inside = peak = 0
-    for _, change in sorted(changes, key=lambda item: (item[0], item[1])):
+    for _, change in changes:
         inside += change
         peak = max(peak, inside)
     return peak
@@ -204,6 +212,9 @@ class RescoreCounts:
     gatherings: int
     groups: int
 
+    def __add__(self, other: RescoreCounts) -> RescoreCounts:
+        return RescoreCounts(self.gatherings + other.gatherings, self.groups + other.groups)
+
 
 def rescore_all(
     session: Session, organizer_id: int | None = None, now: datetime | None = None
@@ -219,42 +230,50 @@ def rescore_all(
     one statement; the group's health and standings are then computed from the scores just
     made, by the same code as `rescore_group`, without reading them back. Each group is
     written before the next is read, so memory is bounded by the largest group, not by the
-    organizer.
+    organizer. `service.full_rescore` runs the same per group, over several processes.
     """
     now = now or utcnow()
     query = select(Group).order_by(Group.id)
     if organizer_id is not None:
         query = query.where(Group.organizer_id == organizer_id)
-    gatherings = groups = 0
+    counts = RescoreCounts(0, 0)
     for group in [*session.scalars(query), None]:
-        held = []
-        snapshots = []
-        for gathering, rows in _group_rows(session, group, organizer_id):
-            value, data = _gathering_score(gathering, rows)
-            snapshots.append(
-                {
-                    "gathering_id": gathering.id,
-                    "model_version": MODEL_VERSION,
-                    "value": value,
-                    "data": data,
-                    "computed_at": utcnow(),
-                }
-            )
-            present = {str(visit.person_id) for visit in rows.visits}
-            follow_ups = [followed for _, _, confirmed, followed in rows.connections if confirmed]
-            held.append((gathering, present, data, follow_ups))
-        upsert_many(session, GatheringScoreSnapshot, snapshots, ["gathering_id"])
-        gatherings += len(snapshots)
-        if group is not None:
-            outcome_counts = _outcome_counts(session, group)
-            history = [
-                _held(gathering, present, data, outcome_counts.get(gathering.id, 0), follow_ups)
-                for gathering, present, data, follow_ups in held
-                if present
-            ]
-            _store_group_scores(session, group, history, now)
-            groups += 1
-    return RescoreCounts(gatherings, groups)
+        counts += rescore_whole_group(session, group, organizer_id, now)
+    return counts
+
+
+def rescore_whole_group(
+    session: Session, group: Group | None, organizer_id: int | None, now: datetime
+) -> RescoreCounts:
+    """Rescore a group's gatherings, then its health and standings, as `rescore_all` does
+    (`group` None: the gatherings in no group, of one organizer when given)."""
+    held = []
+    snapshots = []
+    for gathering, rows in _group_rows(session, group, organizer_id):
+        value, data = _gathering_score(gathering, rows)
+        snapshots.append(
+            {
+                "gathering_id": gathering.id,
+                "model_version": MODEL_VERSION,
+                "value": value,
+                "data": data,
+                "computed_at": utcnow(),
+            }
+        )
+        present = {str(visit.person_id) for visit in rows.visits}
+        follow_ups = [followed for _, _, confirmed, followed in rows.connections if confirmed]
+        held.append((gathering, present, data, follow_ups))
+    upsert_many(session, GatheringScoreSnapshot, snapshots, ["gathering_id"])
+    if group is None:
+        return RescoreCounts(len(snapshots), 0)
+    outcome_counts = _outcome_counts(session, group)
+    history = [
+        _held(gathering, present, data, outcome_counts.get(gathering.id, 0), follow_ups)
+        for gathering, present, data, follow_ups in held
+        if present
+    ]
+    _store_group_scores(session, group, history, now)
+    return RescoreCounts(len(snapshots), 1)
 
 
 def rescore_group(session: Session, group_id: int, now: datetime | None = None) -> None:
@@ -360,19 +379,22 @@ def _gathering_score(gathering: Gathering, rows: GatheringRows) -> tuple[int, di
     size = size_score(head_count, settings, n_peak=peak, hours=hours)
     band = recommended_band(settings, hours, head_count=head_count)
     met, new = _connection_counts(rows)
+    inputs: list[tuple[float | None, int | None, int | None]]
+    if met is None or new is None:
+        inputs = [(_dwell(visit), None, None) for visit in visits]
+    else:
+        inputs = [
+            (_dwell(visit), met.get(visit.person_id, 0), new.get(visit.person_id, 0))
+            for visit in visits
+        ]
     logged = met is not None
-    attendees = {
-        visit.person_id: attendee_score(
-            head_count,
-            settings,
-            hours=hours,
-            dwell_hours=_dwell(visit),
-            connections=(met or {}).get(visit.person_id, 0) if logged else None,
-            new_connections=(new or {}).get(visit.person_id, 0) if logged else None,
+    attendees = dict(
+        zip(
+            [visit.person_id for visit in visits],
+            score_attendees(head_count, settings, hours, inputs),
+            strict=True,
         )
-        for visit in visits
-        if head_count >= 1
-    }
+    )
     first_timers = [visit.person_id for visit in visits if visit.person_id not in rows.returning]
     facts = GatheringFacts(
         head_count=head_count,
@@ -394,7 +416,7 @@ def _gathering_score(gathering: Gathering, rows: GatheringRows) -> tuple[int, di
         "actions": [json_ready(action) for action in actions],
         "connections_logged": logged,
         "first_timers": sorted(first_timers),
-        "attendees": {str(person): _attendee_json(score) for person, score in attendees.items()},
+        "attendees": _attendees_json(attendees),
     }
     return size.value, data
 
@@ -453,28 +475,31 @@ def _group_rows(
         .where(in_group)
         .order_by(Gathering.starts_at.asc().nulls_first(), Gathering.id)
     ).all()
+    core = session.connection()
+    # On PostgreSQL the times are read as naive UTC (see `_rows`); elsewhere as aware UTC.
+    utc = _naive_utc if core.dialect.name == "postgresql" else _as_is
     visits: dict[int, list[Visit]] = defaultdict(list)
     registered: Counter[int] = Counter()
-    # The group's rows go through Core (`session.connection()`): plain tuples, without the ORM's
-    # per-row bookkeeping, which on a large group costs more than reading them.
-    core = session.connection()
-    for gathering_id, person_id, checked_in, checked_out, has_registered in core.execute(
+    for gathering_id, person_id, checked_in, checked_out, has_registered in _rows(
+        core,
         select(
             Attendance.gathering_id,
             Attendance.person_id,
-            Attendance.checked_in_at,
-            Attendance.checked_out_at,
+            utc(Attendance.checked_in_at),
+            utc(Attendance.checked_out_at),
             Attendance.registered_at.is_not(None),
         )
         .join(Gathering, Gathering.id == Attendance.gathering_id)
         .where(in_group)
-        .order_by(Attendance.gathering_id, Attendance.person_id)
-    ).tuples():
-        registered[gathering_id] += bool(has_registered)
+        .order_by(Attendance.gathering_id, Attendance.person_id),
+    ):
+        if has_registered:
+            registered[gathering_id] += 1
         if checked_in is not None:
             visits[gathering_id].append(Visit(person_id, checked_in, checked_out))
     connections: dict[int, list[tuple[int, int, bool, bool]]] = defaultdict(list)
-    for gathering_id, low, high, confirmed, followed_up in core.execute(
+    for gathering_id, low, high, confirmed, followed_up in _rows(
+        core,
         select(
             Connection.gathering_id,
             Connection.person_low_id,
@@ -484,8 +509,8 @@ def _group_rows(
         )
         .join(Gathering, Gathering.id == Connection.gathering_id)
         .where(in_group)
-        .order_by(Connection.gathering_id, Connection.person_low_id, Connection.person_high_id)
-    ).tuples():
+        .order_by(Connection.gathering_id, Connection.person_low_id, Connection.person_high_id),
+    ):
         connections[gathering_id].append((low, high, confirmed, followed_up))
 
     seen_people: set[int] = set()
@@ -519,6 +544,34 @@ def _group_rows(
                 for low, high, confirmed, _ in connections.pop(gathering.id, ())
                 if confirmed
             )
+
+
+def _rows(connection: SqlConnection, statement: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of a Core query, as plain tuples.
+
+    On PostgreSQL they come straight from psycopg, in its binary format and without
+    SQLAlchemy's result processing: for a group's hundreds of thousands of rows those cost
+    several times the reading itself. Column types are therefore not applied: timestamps are
+    read through `_naive_utc`, not as the models' aware UTC datetimes.
+    """
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(statement)]
+    compiled = statement.compile(dialect=connection.dialect)
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor(binary=True) as cursor:
+        return list(cursor.execute(str(compiled), compiled.params).fetchall())
+
+
+def _naive_utc(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """A timestamp column as a naive UTC timestamp, computed by PostgreSQL: differences and
+    order between two of them are those of the aware values, whatever the session's time
+    zone."""
+    return func.timezone("UTC", column)
+
+
+def _as_is(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    return column.expression
 
 
 @dataclass(frozen=True)
@@ -687,7 +740,7 @@ def _rescore_members(
                 attended=attended[member],
                 attendance_rate=rates[member],
                 outcomes=outcomes[member] if business else re_met[member],
-                utilization=statistics.mean(utilizations[member]) if utilizations[member] else None,
+                utilization=_mean(utilizations[member]) if utilizations[member] else None,
                 mean_connections=mean_connections,
                 # Co-presence stands in only for a social member without logged connections
                 # (`Member`); counting it walks every gathering the member attended.
@@ -712,7 +765,7 @@ def _rescore_members(
             "data": {
                 "label": standing.label,
                 "rule": standing.rule.value,
-                "numbers": json_ready(standing.numbers),
+                "numbers": _numbers_json(standing.numbers),
                 "sentences": list(standing.sentences),
                 "attended": attended[member],
                 "attendance_rate": round(rates[member], 3),
@@ -723,9 +776,35 @@ def _rescore_members(
         rows.append(row)
         if before is not None and before != row["standing"]:
             changes.append((row, before))
-    upsert_many(session, MemberStandingSnapshot, rows, ["group_id", "person_id"])
+    upsert_many_copied(session, MemberStandingSnapshot, rows, ["group_id", "person_id"])
     for row, before in changes:
         outbound.emit_standing_changed(session, group, MemberStandingSnapshot(**row), before)
+
+
+def _mean(values: list[float]) -> float:
+    """`statistics.mean` of floats, to the bit, without its fractions: the exact sum (each
+    float is an integer over a power of two) over the count, rounded once, by int division."""
+    numerator, denominator = 0, 1
+    for value in values:
+        top, bottom = value.as_integer_ratio()
+        if bottom > denominator:
+            numerator, denominator = numerator * (bottom // denominator), bottom
+        numerator += top * (denominator // bottom)
+    return numerator / (denominator * len(values))
+
+
+def _numbers_json(numbers: StandingNumbers) -> dict[str, Any]:
+    """A standing's numbers as `json_ready` gives them, field by field."""
+    return {
+        "outcomes": numbers.outcomes,
+        "exposure": numbers.exposure,
+        "expected": numbers.expected,
+        "benchmark": numbers.benchmark,
+        "bar": numbers.bar,
+        "p": numbers.p,
+        "q": numbers.q,
+        "settle_in": numbers.settle_in,
+    }
 
 
 def _visits(session: Session, gathering_id: int) -> list[Visit]:
@@ -811,14 +890,23 @@ def _follow_ups(session: Session, gathering_ids: list[int]) -> dict[int, list[bo
     return flags
 
 
-def _attendee_json(score: AttendeeScore) -> dict[str, Any]:
-    return {
-        "capacity": round(score.capacity, 2),
-        "connections": score.connections,
-        "new_connections": score.new_connections,
-        "re_meetings": score.re_meetings,
-        "utilization": score.utilization.value,
-        "novelty": score.novelty.value,
-        "coverage": score.coverage.value,
-        "sentence": score.sentence,
-    }
+def _attendees_json(attendees: Mapping[int, AttendeeFigures]) -> dict[str, dict[str, Any]]:
+    """Each attendee's figures as stored, by person; attendees with the same figures (the same
+    object, from `score_attendees`) share one mapping."""
+    made: dict[int, dict[str, Any]] = {}
+    stored = {}
+    for person, figures in attendees.items():
+        plain = made.get(id(figures))
+        if plain is None:
+            plain = made[id(figures)] = {
+                "capacity": round(figures.capacity, 2),
+                "connections": figures.connections,
+                "new_connections": figures.new_connections,
+                "re_meetings": figures.re_meetings,
+                "utilization": figures.utilization,
+                "novelty": figures.novelty,
+                "coverage": figures.coverage,
+                "sentence": figures.sentence,
+            }
+        stored[str(person)] = plain
+    return stored

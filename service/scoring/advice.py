@@ -12,8 +12,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
-from service.scoring.attendee import AttendeeScore
 from service.scoring.settings import RATE_BY_STRUCTURE, GroupFormat, ScoringSettings, Structure
 from service.scoring.size import (
     SizeBand,
@@ -58,6 +58,23 @@ class Action:
     numbers: Mapping[str, float | int]
 
 
+class Attendee(Protocol):
+    """What the advice reads of an attendee's §2 score: `AttendeeScore` or `AttendeeFigures`
+    (`service.scoring.attendee`)."""
+
+    @property
+    def capacity(self) -> float: ...
+
+    @property
+    def connections(self) -> int | None: ...
+
+    @property
+    def dwell_hours(self) -> float | None: ...
+
+    @property
+    def novelty_value(self) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class GatheringFacts:
     """What the advice is computed from. `attendees` are the §2 scores of everyone there and
@@ -68,8 +85,8 @@ class GatheringFacts:
     hours: float
     scheduled_hours: float | None = None  # the whole event; defaults to `hours`
     peak: int | None = None  # defaults to `head_count`
-    attendees: Sequence[AttendeeScore] = field(default_factory=tuple)
-    first_timers: Sequence[AttendeeScore] = field(default_factory=tuple)
+    attendees: Sequence[Attendee] = field(default_factory=tuple)
+    first_timers: Sequence[Attendee] = field(default_factory=tuple)
     show_up_rate: float | None = None
     first_timer_return: float | None = None  # ρ_ret
     outcome_rate: float | None = None  # λ_g, outcomes per attendee-gathering
@@ -157,7 +174,7 @@ def _cap_or_split(facts: GatheringFacts, settings: ScoringSettings) -> Action | 
 
 def _structured_mixing(facts: GatheringFacts, settings: ScoringSettings) -> Action | None:
     """First-timers meeting few new people: mix them deliberately."""
-    novelty = _median(a.novelty.value for a in facts.first_timers)
+    novelty = _median(a.novelty_value for a in facts.first_timers)
     if novelty is None or novelty >= settings.first_timer_novelty_floor:
         return None
     rate = RATE_BY_STRUCTURE[Structure.ROTATING_TABLES]

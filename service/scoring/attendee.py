@@ -8,7 +8,9 @@ for context only: nobody can work a room of 100, so it is never held against any
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from service.scoring.explain import Factor
 from service.scoring.settings import ScoringSettings
@@ -36,6 +38,31 @@ class AttendeeScore:
     coverage: Factor
     sentence: str
 
+    @property
+    def novelty_value(self) -> float | None:
+        """ν_i, as the organizer advice reads it from either kind of attendee result."""
+        return self.novelty.value
+
+
+class AttendeeFigures(NamedTuple):
+    """What a gathering's snapshot keeps of one attendee: `attendee_score`'s numbers and
+    sentence, without the factors' inputs and their own sentences (`attendee_figures`). A
+    named tuple, because a full rescore makes a million of them."""
+
+    dwell_hours: float | None
+    capacity: float
+    connections: int | None
+    new_connections: int | None
+    re_meetings: int | None
+    utilization: float | None
+    novelty: float | None
+    coverage: float | None
+    sentence: str
+
+    @property
+    def novelty_value(self) -> float | None:
+        return self.novelty
+
 
 def attendee_score(
     head_count: int,
@@ -62,11 +89,7 @@ def attendee_score(
     utilization = _utilization(head_count, hours, effective, capacity, connections, settings)
     novelty = _novelty(connections, new_connections)
     coverage = _coverage(head_count, connections)
-    sentence = (
-        utilization.sentence
-        if connections is None or connections == 0
-        else f"{utilization.sentence} {novelty.sentence}"
-    )
+    sentence = _sentence(utilization.sentence, novelty.sentence, connections)
     return AttendeeScore(
         head_count=head_count,
         hours=hours,
@@ -83,6 +106,91 @@ def attendee_score(
     )
 
 
+def attendee_figures(
+    head_count: int,
+    settings: ScoringSettings,
+    *,
+    hours: float,
+    dwell_hours: float | None = None,
+    connections: int | None = None,
+    new_connections: int | None = None,
+) -> AttendeeFigures:
+    """`attendee_score`'s numbers and sentence for one attendee, computed without building its
+    factors: the same values from the same formulas and sentence helpers."""
+    _check_gathering(head_count, hours)
+    _check_attendee(dwell_hours, connections, new_connections)
+    rate = settings.conversation_rate
+    return _figures(head_count, rate, hours, dwell_hours, connections, new_connections)
+
+
+def score_attendees(
+    head_count: int,
+    settings: ScoringSettings,
+    hours: float,
+    attendees: Iterable[tuple[float | None, int | None, int | None]],
+) -> list[AttendeeFigures]:
+    """`attendee_figures` for every attendee of one gathering of `head_count` people, each
+    given as (dwell hours, connections, new connections); attendees with the same three share
+    one result, computed once. A gathering nobody attended has no attendees to score."""
+    attendees = list(attendees)
+    if not attendees:
+        return []
+    _check_gathering(head_count, hours)
+    rate = settings.conversation_rate
+    known: dict[tuple[float | None, int | None, int | None], AttendeeFigures] = {}
+    figures = []
+    for key in attendees:
+        found = known.get(key)
+        if found is None:
+            dwell, connections, new = key
+            _check_attendee(dwell, connections, new)
+            found = known[key] = _figures(head_count, rate, hours, dwell, connections, new)
+        figures.append(found)
+    return figures
+
+
+def _figures(
+    head_count: int,
+    rate: float,
+    hours: float,
+    dwell_hours: float | None,
+    connections: int | None,
+    new_connections: int | None,
+) -> AttendeeFigures:
+    effective = hours if dwell_hours is None else min(dwell_hours, hours)
+    capacity = conversation_capacity(head_count, rate, effective)
+    if connections is None:
+        re_meetings = utilization = novelty = coverage = None
+    else:
+        re_meetings = None if new_connections is None else connections - new_connections
+        utilization = None if head_count == 1 or capacity == 0 else min(1.0, connections / capacity)
+        novelty = (
+            None if connections == 0 or new_connections is None else new_connections / connections
+        )
+        coverage = None if head_count == 1 else min(1.0, connections / (head_count - 1))
+    sentence = _sentence(
+        _utilization_sentence(head_count, hours, effective, capacity, connections, utilization),
+        _novelty_sentence(connections, new_connections),
+        connections,
+    )
+    return AttendeeFigures(
+        dwell_hours,
+        capacity,
+        connections,
+        new_connections,
+        re_meetings,
+        utilization,
+        novelty,
+        coverage,
+        sentence,
+    )
+
+
+def _sentence(utilization: str, novelty: str, connections: int | None) -> str:
+    """The attendee's sentence: utilization's, then novelty's once they had a conversation."""
+    return utilization if connections is None or connections == 0 else f"{utilization} {novelty}"
+
+
 def _check(
     head_count: int,
     hours: float,
@@ -91,11 +199,22 @@ def _check(
     new_connections: int | None,
 ) -> None:
     """Reject inputs that cannot come from a real gathering, rather than score nonsense."""
+    _check_gathering(head_count, hours)
+    _check_attendee(dwell_hours, connections, new_connections)
+
+
+def _check_gathering(head_count: int, hours: float) -> None:
     if head_count < 1:
         raise ValueError(f"an attendee's gathering has at least 1 person, not {head_count}")
-    for name, value in (("hours", hours), ("dwell_hours", dwell_hours)):
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be 0 or more, not {value}")
+    if not (math.isfinite(hours) and hours >= 0):
+        raise ValueError(f"hours must be 0 or more, not {hours}")
+
+
+def _check_attendee(
+    dwell_hours: float | None, connections: int | None, new_connections: int | None
+) -> None:
+    if dwell_hours is not None and not (math.isfinite(dwell_hours) and dwell_hours >= 0):
+        raise ValueError(f"dwell_hours must be 0 or more, not {dwell_hours}")
     if connections is not None and connections < 0:
         raise ValueError(f"connections cannot be negative, not {connections}")
     if new_connections is not None and (connections is None or new_connections < 0):
@@ -121,54 +240,59 @@ def _utilization(
         "N": head_count,
         "r": settings.conversation_rate,
     }
-    stayed = f" in the {hours_text(effective)} you stayed" if effective < hours else ""
+    value = (
+        None
+        if head_count == 1 or capacity == 0 or connections is None
+        else min(1.0, connections / capacity)
+    )
+    sentence = _utilization_sentence(head_count, hours, effective, capacity, connections, value)
+    return Factor("utilization", value, sentence, inputs)
+
+
+def _utilization_sentence(
+    head_count: int,
+    hours: float,
+    effective: float,
+    capacity: float,
+    connections: int | None,
+    value: float | None,
+) -> str:
     if head_count == 1:
-        return Factor(
-            "utilization", None, "You were the only one checked in: nobody to talk to.", inputs
-        )
+        return "You were the only one checked in: nobody to talk to."
     if capacity == 0:
-        return Factor(
-            "utilization",
-            None,
-            "You had no open-networking time, so no conversations were expected of you.",
-            inputs,
-        )
+        return "You had no open-networking time, so no conversations were expected of you."
+    stayed = f" in the {hours_text(effective)} you stayed" if effective < hours else ""
     realistic = f"a realistic {amount_text(capacity)}"
-    if connections is None:
-        return Factor(
-            "utilization",
-            None,
-            f"No connections logged: you had time for {realistic} real conversations{stayed}.",
-            inputs,
-        )
-    value = min(1.0, connections / capacity)
-    return Factor(
-        "utilization",
-        value,
+    if connections is None or value is None:
+        return f"No connections logged: you had time for {realistic} real conversations{stayed}."
+    return (
         f"You had {connections or 'no'} real {_plural(connections, 'conversation')} out of "
-        f"{realistic}{stayed} ({value:.0%}).",
-        inputs,
+        f"{realistic}{stayed} ({value:.0%})."
     )
 
 
 def _novelty(connections: int | None, new_connections: int | None) -> Factor:
     """ν_i = M_i^new/M_i, with the re-meetings R_i = M_i − M_i^new that build trust."""
     inputs = {"M": connections, "M_new": new_connections}
-    if connections is None:
-        return Factor("novelty", None, "No connections logged.", inputs)
-    if connections == 0:
-        return Factor(
-            "novelty", None, "No conversations logged, so nobody new or familiar.", inputs
-        )
-    if new_connections is None:
-        return Factor("novelty", None, "Which of them were new people is not known yet.", inputs)
-    value = new_connections / connections
+    sentence = _novelty_sentence(connections, new_connections)
+    if connections is None or connections == 0 or new_connections is None:
+        return Factor("novelty", None, sentence, inputs)
     return Factor(
         "novelty",
-        value,
-        _who(new_connections, connections - new_connections),
+        new_connections / connections,
+        sentence,
         {**inputs, "R": connections - new_connections},
     )
+
+
+def _novelty_sentence(connections: int | None, new_connections: int | None) -> str:
+    if connections is None:
+        return "No connections logged."
+    if connections == 0:
+        return "No conversations logged, so nobody new or familiar."
+    if new_connections is None:
+        return "Which of them were new people is not known yet."
+    return _who(new_connections, connections - new_connections)
 
 
 def _who(new: int, familiar: int) -> str:

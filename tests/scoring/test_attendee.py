@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.scoring.attendee import attendee_score
+from service.scoring.attendee import (
+    AttendeeFigures,
+    attendee_figures,
+    attendee_score,
+    score_attendees,
+)
 from service.scoring.settings import GroupFormat, Structure, defaults_for
 
 SOCIAL = defaults_for(GroupFormat.SOCIAL)
@@ -189,3 +194,62 @@ def test_shares_stay_between_zero_and_one(
     for part in (score.utilization, score.novelty, score.coverage):
         assert part.value is None or 0 <= part.value <= 1
         assert part.sentence
+
+
+@given(
+    head_count=st.integers(1, 500),
+    hours=st.floats(0, 12),
+    dwell=st.none() | st.floats(0, 24),
+    connections=st.none() | st.integers(0, 600),
+    new_share=st.none() | st.floats(0, 1),
+    structure=st.sampled_from(Structure),
+)
+def test_figures_are_the_scores_numbers_and_sentence(
+    head_count: int,
+    hours: float,
+    dwell: float | None,
+    connections: int | None,
+    new_share: float | None,
+    structure: Structure,
+) -> None:
+    settings = defaults_for(GroupFormat.SOCIAL, structure)
+    new = None if connections is None or new_share is None else round(connections * new_share)
+    arguments: dict[str, Any] = {
+        "hours": hours,
+        "dwell_hours": dwell,
+        "connections": connections,
+        "new_connections": new,
+    }
+    score = attendee_score(head_count, settings, **arguments)
+    figures = attendee_figures(head_count, settings, **arguments)
+    assert figures == AttendeeFigures(
+        dwell_hours=score.dwell_hours,
+        capacity=score.capacity,
+        connections=score.connections,
+        new_connections=score.new_connections,
+        re_meetings=score.re_meetings,
+        utilization=score.utilization.value,
+        novelty=score.novelty.value,
+        coverage=score.coverage.value,
+        sentence=score.sentence,
+    )
+    assert figures.novelty_value == score.novelty_value
+
+
+def test_attendees_scored_together_are_scored_as_each_alone() -> None:
+    inputs = [(2.0, 6, 2), (0.75, 2, 2), (None, 0, 0), (2.0, 6, 2), (1.5, 3, 0)]
+    together = score_attendees(35, SOCIAL, 2.0, inputs)
+    assert together == [
+        attendee_figures(35, SOCIAL, hours=2.0, dwell_hours=d, connections=c, new_connections=n)
+        for d, c, n in inputs
+    ]
+    assert together[0] is together[3]  # the same inputs are scored once
+
+
+def test_a_gathering_nobody_attended_has_no_figures() -> None:
+    assert score_attendees(0, SOCIAL, 2.0, []) == []
+
+
+def test_figures_reject_impossible_inputs_as_the_score_does() -> None:
+    with pytest.raises(ValueError):
+        score_attendees(35, SOCIAL, 2.0, [(2.0, 2, 3)])

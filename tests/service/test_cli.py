@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
+from service.context import secret_box
+from service.db import session_scope
+from service.inbox import process
 from tests.conftest import ROOT, worker_env
 from tests.support import signed_headers, standard_body
 
@@ -79,6 +82,28 @@ def test_created_organizer_token_opens_the_api(client, organizer):
     response = client.get("/api/v1/deliveries", headers=headers)
     assert response.status_code == 200
     assert response.json == {"deliveries": [], "next_offset": None}
+
+
+def test_rescore_all_scores_a_delivered_check_in(client, settings_overrides, organizer):
+    created = add_integration(settings_overrides, organizer["organizer_id"])
+    response = post_signed(client, created["webhook_url"], created["signing_secret"], "cli-r")
+    assert response.status_code == 202, response.json
+    processed = cli_json(settings_overrides, "rescore-all", "--organizer", "0")
+    assert processed == {"gatherings": 0, "groups": 0, "processes": processed["processes"]}
+
+    with client.application.app_context(), session_scope() as session:
+        assert str(process(session, secret_box(), response.json["delivery"])) == "processed"
+    done = cli_json(
+        settings_overrides,
+        "rescore-all",
+        *("--organizer", str(organizer["organizer_id"]), "--processes", "2"),
+    )
+
+    assert done == {"gatherings": 1, "groups": 1, "processes": 2}
+    headers = {"Authorization": f"Bearer {organizer['api_token']}"}
+    [gathering] = client.get("/api/v1/gatherings", headers=headers).json["gatherings"]
+    detail = client.get(f"/api/v1/gatherings/{gathering['id']}", headers=headers).json
+    assert detail["score"]["head_count"] == 1
 
 
 def test_added_integration_accepts_a_signed_delivery(client, settings_overrides, organizer):

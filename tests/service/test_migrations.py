@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from service import migrate
-from service.db import make_engine
+from service.db import engine_for, make_engine
 from service.models import Base
 
 TABLES = {"connection", "outcome"}
@@ -112,3 +112,22 @@ def test_the_database_enforces_pair_order_and_non_negative_values(engine):
     ]:
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(text(statement), values)
+
+
+def test_a_gathering_scores_json_is_compressed_with_lz4_where_postgresql_has_it(app):
+    engine = engine_for(app)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("compression methods are PostgreSQL's")
+    with engine.connect() as connection:
+        available = text(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if not connection.scalar(available):
+            pytest.skip("this PostgreSQL was built without lz4")
+        method = connection.scalar(
+            text(
+                "SELECT attcompression FROM pg_attribute "
+                "WHERE attrelid = 'gathering_score'::regclass AND attname = 'data'"
+            )
+        )
+    assert method == "l"

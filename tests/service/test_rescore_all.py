@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from service import rescoring
-from service.context import secret_box
+from service import full_rescore, rescoring
+from service.context import current_settings, secret_box
 from service.db import session_scope
 from service.inbox import process
 from service.models import (
@@ -259,3 +259,25 @@ def test_the_bulk_rescore_writes_what_the_per_gathering_rescore_writes(
     assert any(0 < len(data["first_timers"]) < data["head_count"] for data in scored)
     assert any(not data["connections_logged"] for data in scored)
     assert {estimated for _, _, estimated, _ in one_by_one["members"].values()} == {True, False}
+
+
+def test_the_rescore_over_several_processes_writes_what_the_bulk_rescore_writes(
+    app: Flask, client: FlaskClient, tenant: Tenant
+) -> None:
+    deliver(app, client, tenant, history())
+    with app.app_context(), session_scope() as session:
+        rescoring.rescore_all(session, tenant.organizer_id, NOW)
+    with app.app_context(), session_scope() as session:
+        bulk = snapshots(session, tenant.organizer_id)
+        forget_snapshots(session, tenant.organizer_id)
+
+    with app.app_context():
+        done = full_rescore.rescore_everything(
+            current_settings().database_url, 2, tenant.organizer_id, NOW
+        )
+    with app.app_context(), session_scope() as session:
+        spread = snapshots(session, tenant.organizer_id)
+
+    assert done.counts == rescoring.RescoreCounts(gatherings=15, groups=3)
+    assert done.worker_peak_kb > 0 and done.worker_cpu_s > 0
+    assert spread == bulk

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from service import rescoring
 from service.context import secret_box
 from service.db import session_scope
+from service.group_settings import json_ready
 from service.inbox import process
 from service.models import Gathering, GatheringScoreSnapshot, GroupRescoreJob, RescoreJob
 from service.rescoring import Visit, peak_concurrency
+from service.scoring.standing import StandingNumbers
 from tests.support import signed_headers, standard_body
 
 START = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
@@ -123,3 +129,16 @@ def test_peak_concurrency_follows_check_outs():
     assert peak_concurrency([visit(1, 0, 15), visit(2, 10, 30), visit(3, 20)]) == 2
     # Leaving at the minute another arrives is one out, then one in.
     assert peak_concurrency([visit(1, 0, 10), visit(2, 10)]) == 1
+
+
+@given(st.lists(st.floats(0, 1) | st.sampled_from([0.0, 1.0, 1e-300, 0.1]), min_size=1))
+def test_a_members_mean_utilization_is_statistics_mean_to_the_bit(values):
+    assert rescoring._mean(values) == statistics.mean(values)
+
+
+@pytest.mark.parametrize("settle_in", [None, 3])
+def test_a_standings_numbers_are_stored_as_json_ready_gives_them(settle_in):
+    numbers = StandingNumbers(2, 5.5, None, 1.1, 0.55, 0.9, 0.26, settle_in)
+    stored = rescoring._numbers_json(numbers)
+    assert stored == json_ready(numbers)
+    assert list(stored) == list(json_ready(numbers))
