@@ -44,6 +44,7 @@ from service import create_app, inbox
 from service.accounts import create_organizer
 from service.context import current_settings, keyring, secret_box
 from service.db import engine_for, ingest_engine_for, session_scope
+from service.delivery_writer import DeliveryWriter
 from service.platforms import create_integration
 from tests.support import signed_headers
 
@@ -207,11 +208,12 @@ def run(postgres_url: str, people: int) -> dict[str, object]:
             secret = integration.signing_secret
             assert secret is not None
 
+            # Stored as the endpoint stores them, but not queued: this script applies them.
+            writer = DeliveryWriter(ingest_engine_for(app), publish=None)
+
             def store(body: bytes) -> int:
                 headers = signed_headers(secret, body)
-                result = inbox.receive(
-                    ingest_engine_for(app), keyring(), "standard", key, body, headers, 300
-                )
+                result = inbox.receive(writer, keyring(), "standard", key, body, headers, 300)
                 assert result.delivery_id is not None
                 return result.delivery_id
 
