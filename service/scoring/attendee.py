@@ -80,12 +80,11 @@ def attendee_score(
     When capacity is 0 (they were alone, or had no networking time) utilization is undefined
     and left as None, with a sentence saying why, even if connections were logged.
     """
-    _check(head_count, hours, dwell_hours, connections, new_connections)
+    _check_gathering(head_count, hours)
+    _check_attendee(dwell_hours, connections, new_connections)
     effective = hours if dwell_hours is None else min(dwell_hours, hours)
     capacity = conversation_capacity(head_count, settings.conversation_rate, effective)
-    re_meetings = (
-        None if connections is None or new_connections is None else connections - new_connections
-    )
+    re_meetings = _re_meetings(connections, new_connections)
     utilization = _utilization(head_count, hours, effective, capacity, connections, settings)
     novelty = _novelty(connections, new_connections)
     coverage = _coverage(head_count, connections)
@@ -159,15 +158,7 @@ def _figures(
 ) -> AttendeeFigures:
     effective = hours if dwell_hours is None else min(dwell_hours, hours)
     capacity = conversation_capacity(head_count, rate, effective)
-    if connections is None:
-        re_meetings = utilization = novelty = coverage = None
-    else:
-        re_meetings = None if new_connections is None else connections - new_connections
-        utilization = None if head_count == 1 or capacity == 0 else min(1.0, connections / capacity)
-        novelty = (
-            None if connections == 0 or new_connections is None else new_connections / connections
-        )
-        coverage = None if head_count == 1 else min(1.0, connections / (head_count - 1))
+    utilization = _utilization_value(head_count, capacity, connections)
     sentence = _sentence(
         _utilization_sentence(head_count, hours, effective, capacity, connections, utilization),
         _novelty_sentence(connections, new_connections),
@@ -178,10 +169,10 @@ def _figures(
         capacity,
         connections,
         new_connections,
-        re_meetings,
+        _re_meetings(connections, new_connections),
         utilization,
-        novelty,
-        coverage,
+        _novelty_value(connections, new_connections),
+        _coverage_value(head_count, connections),
         sentence,
     )
 
@@ -191,19 +182,8 @@ def _sentence(utilization: str, novelty: str, connections: int | None) -> str:
     return utilization if connections is None or connections == 0 else f"{utilization} {novelty}"
 
 
-def _check(
-    head_count: int,
-    hours: float,
-    dwell_hours: float | None,
-    connections: int | None,
-    new_connections: int | None,
-) -> None:
-    """Reject inputs that cannot come from a real gathering, rather than score nonsense."""
-    _check_gathering(head_count, hours)
-    _check_attendee(dwell_hours, connections, new_connections)
-
-
 def _check_gathering(head_count: int, hours: float) -> None:
+    """Reject inputs that cannot come from a real gathering, rather than score nonsense."""
     if head_count < 1:
         raise ValueError(f"an attendee's gathering has at least 1 person, not {head_count}")
     if not (math.isfinite(hours) and hours >= 0):
@@ -240,11 +220,7 @@ def _utilization(
         "N": head_count,
         "r": settings.conversation_rate,
     }
-    value = (
-        None
-        if head_count == 1 or capacity == 0 or connections is None
-        else min(1.0, connections / capacity)
-    )
+    value = _utilization_value(head_count, capacity, connections)
     sentence = _utilization_sentence(head_count, hours, effective, capacity, connections, value)
     return Factor("utilization", value, sentence, inputs)
 
@@ -274,15 +250,10 @@ def _utilization_sentence(
 def _novelty(connections: int | None, new_connections: int | None) -> Factor:
     """ν_i = M_i^new/M_i, with the re-meetings R_i = M_i − M_i^new that build trust."""
     inputs = {"M": connections, "M_new": new_connections}
-    sentence = _novelty_sentence(connections, new_connections)
-    if connections is None or connections == 0 or new_connections is None:
-        return Factor("novelty", None, sentence, inputs)
-    return Factor(
-        "novelty",
-        new_connections / connections,
-        sentence,
-        {**inputs, "R": connections - new_connections},
-    )
+    value = _novelty_value(connections, new_connections)
+    if value is not None:
+        inputs["R"] = _re_meetings(connections, new_connections)
+    return Factor("novelty", value, _novelty_sentence(connections, new_connections), inputs)
 
 
 def _novelty_sentence(connections: int | None, new_connections: int | None) -> str:
@@ -312,10 +283,10 @@ def _coverage(head_count: int, connections: int | None) -> Factor:
     """K_i = M_i/(N − 1): shown for context, never part of a score. Capped at 1, because a
     connection with someone who never checked in can push M_i past N − 1."""
     inputs = {"M": connections, "N": head_count}
-    if connections is None or head_count == 1:
+    value = _coverage_value(head_count, connections)
+    if value is None:
         return Factor("coverage", None, "No connections logged.", inputs)
     others = head_count - 1
-    value = min(1.0, connections / others)
     return Factor(
         "coverage",
         value,
@@ -323,6 +294,37 @@ def _coverage(head_count: int, connections: int | None) -> Factor:
         "here; nobody can meet a whole room, so this is shown, never scored.",
         inputs,
     )
+
+
+# --- the figures' values, shared by the factors and the bulk figures ---------------------------
+
+
+def _utilization_value(head_count: int, capacity: float, connections: int | None) -> float | None:
+    """U_i = min(1, M_i/C_i); undefined alone, with no capacity or with nothing logged."""
+    if head_count == 1 or capacity == 0 or connections is None:
+        return None
+    return min(1.0, connections / capacity)
+
+
+def _novelty_value(connections: int | None, new_connections: int | None) -> float | None:
+    """ν_i = M_i^new/M_i, once there was a conversation and we know which were new."""
+    if connections is None or connections == 0 or new_connections is None:
+        return None
+    return new_connections / connections
+
+
+def _coverage_value(head_count: int, connections: int | None) -> float | None:
+    """K_i = M_i/(N − 1), capped at 1."""
+    if connections is None or head_count == 1:
+        return None
+    return min(1.0, connections / (head_count - 1))
+
+
+def _re_meetings(connections: int | None, new_connections: int | None) -> int | None:
+    """R_i = M_i − M_i^new: the people met again, who build trust."""
+    if connections is None or new_connections is None:
+        return None
+    return connections - new_connections
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:
