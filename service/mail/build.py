@@ -55,7 +55,8 @@ class MailBuilder:
         recipients: Collection[int] | None = None,
     ) -> None:
         """`recipients`: the people whose recaps this builder will build, when known; a
-        gathering's bundle then reads only their standings, not the whole group's."""
+        gathering's bundle then reads only what their recaps need, not the whole gathering's
+        attendance and the whole group's standings."""
         self.session = session
         self.settings = settings
         self.signer = signer

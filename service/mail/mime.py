@@ -67,25 +67,22 @@ def header(name: str, value: str) -> bytes:
     if not value.isascii():
         encoded = Header(value, "utf-8", maxlinelen=FOLD_AT, header_name=name).encode("\r\n")
         return f"{name}: {encoded}".encode("ascii") + CRLF
-    line = f"{name}: {value}"
     if name.lower() in ONE_LINE_HEADERS:
-        if len(line) > LONGEST_LINE:
-            raise ValueError(f"header {name} is longer than {LONGEST_LINE} characters")
-        return line.encode("ascii") + CRLF
-    return _fold(line).encode("ascii") + CRLF
+        return _unfolded(name, value)
+    return _fold(f"{name}: {value}").encode("ascii") + CRLF
 
 
 def address_header(name: str, display_name: str, address: str) -> bytes:
     """`Name <address>` (the name quoted or encoded as needed), or the bare address."""
     if not display_name:
-        return _raw_header(name, address)
+        return _unfolded(name, address)
     if display_name.isascii():
         if any(c in display_name for c in '()<>[]:;@\\,."'):
             escaped = display_name.replace("\\", "\\\\").replace('"', '\\"')
             display_name = f'"{escaped}"'
-        return _raw_header(name, f"{display_name} <{address}>")
+        return _unfolded(name, f"{display_name} <{address}>")
     encoded = Header(display_name, "utf-8", header_name=name).encode("\r\n")
-    return _raw_header(name, f"{encoded} <{address}>")
+    return _unfolded(name, f"{encoded} <{address}>")
 
 
 def alternative(
@@ -100,8 +97,8 @@ def alternative(
     return b"".join([*headers, b"MIME-Version: 1.0\r\n", body])
 
 
-def _raw_header(name: str, value: str) -> bytes:
-    """An address header: ASCII apart from the address itself, which SMTPUTF8 carries as is."""
+def _unfolded(name: str, value: str) -> bytes:
+    """A header on one line as it is: ASCII, or an address SMTPUTF8 carries as is."""
     line = f"{name}: {value}"
     if len(line) > LONGEST_LINE:
         raise ValueError(f"header {name} is longer than {LONGEST_LINE} characters")

@@ -112,7 +112,10 @@ def send_due(
                 _release(session, claim)
                 session.commit()
                 break
-            chunk = [_prepare(builder, row, skip.get(row.id)) for row in rows[start : start + size]]
+            chunk = [
+                (row, _prepare(builder, row, skip.get(row.id)))
+                for row in rows[start : start + size]
+            ]
             finished = [(row, ready) for row, ready in chunk if isinstance(ready, Outcome)]
             to_send = [(row, ready) for row, ready in chunk if isinstance(ready, OutgoingMail)]
             _mark_sending(session, [row.id for row, _ in to_send])
@@ -168,22 +171,20 @@ def _release(session: Session, claim: str) -> None:
 
 def _prepare(
     builder: MailBuilder, row: MailMessage, skip_reason: str | None
-) -> tuple[MailMessage, OutgoingMail | Outcome]:
+) -> OutgoingMail | Outcome:
     """The row's message, or its outcome already when there is nothing to send."""
     if skip_reason is not None:
-        return row, Outcome(MailStatus.SKIPPED, skip_reason)
+        return Outcome(MailStatus.SKIPPED, skip_reason)
     try:
         message = builder.build(row)
     except SQLAlchemyError:
         raise
     except Exception as error:  # a composing bug must not stop the rest of the batch
         log.exception("could not compose mail message %s", row.id)
-        return row, Outcome(
-            MailStatus.FAILED, f"could not compose: {type(error).__name__}: {error}"
-        )
+        return Outcome(MailStatus.FAILED, f"could not compose: {type(error).__name__}: {error}")
     if message is None:
-        return row, Outcome(MailStatus.SKIPPED, "nothing to send: its subject is gone")
-    return row, message
+        return Outcome(MailStatus.SKIPPED, "nothing to send: its subject is gone")
+    return message
 
 
 def _outcome(result: SendResult) -> Outcome:
