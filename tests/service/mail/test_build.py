@@ -241,7 +241,22 @@ def test_a_batch_reading_only_its_recipients_builds_the_same_recaps(app, tenant)
             whole = MailBuilder(session, settings, SIGNER).build(row, now=NOW)
             own = MailBuilder(session, settings, SIGNER, recipients={person}).build(row, now=NOW)
             assert whole is not None and own is not None
-            assert texts(received(whole)[1]) == texts(received(own)[1])
+            assert without_recap_tokens(texts(received(whole)[1])) == without_recap_tokens(
+                texts(received(own)[1])
+            )
+
+
+RECAP_TOKEN = re.compile(r"(?<=http://roomwise\.test/me/)[^/\s\"<>?]+")
+
+
+def without_recap_tokens(parts: tuple[str, str]) -> list[str]:
+    """The parts with each recap token checked and replaced by the link it signs: a token
+    carries the second it was made, so two builds a moment apart differ only there."""
+
+    def link(match: re.Match[str]) -> str:
+        return repr(SIGNER.read_recap(match.group()))
+
+    return [RECAP_TOKEN.sub(link, part) for part in parts]
 
 
 def test_a_summary_carries_its_arrivals_chart_inline(app, tenant):
