@@ -13,8 +13,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from integrations.base import (
@@ -31,6 +32,7 @@ from service.models import (
     Attendance,
     AttendanceEvent,
     AttendanceKind,
+    Base,
     Delivery,
     Gathering,
     Group,
@@ -39,7 +41,7 @@ from service.models import (
     OutcomeSource,
     Person,
 )
-from service.upsert import get_or_create, insert_ignoring_conflict
+from service.upsert import get_or_create, get_or_create_columns, insert_ignoring_conflict
 
 # Events at the same instant apply in this order, so "in" and "out" in one second stay a visit.
 FOLD_RANK = {
@@ -177,33 +179,41 @@ def upsert_gathering(session: Session, integration: Integration, ref: GatheringR
     group_id = None
     group_ref = ref.group or group_by_rule(integration.settings.get("group_rules", []), ref.name)
     if group_ref is not None:
-        group_id = upsert_group(session, integration, group_ref).id
+        group_id = upsert_group_id(session, integration, group_ref)
     gathering, _ = get_or_create(
         session,
         Gathering,
         {"integration_id": integration.id, "external_id": ref.external_id},
         {"organizer_id": integration.organizer_id, "name": ref.name, "group_id": group_id},
     )
-    gathering.name = ref.name
-    if group_id is not None:
-        gathering.group_id = group_id
-    if ref.starts_at is not None:
-        gathering.starts_at = ref.starts_at
-    if ref.ends_at is not None:
-        gathering.ends_at = ref.ends_at
+    assign_changed(
+        gathering,
+        name=ref.name,
+        group_id=group_id or gathering.group_id,
+        starts_at=ref.starts_at or gathering.starts_at,
+        ends_at=ref.ends_at or gathering.ends_at,
+    )
     return gathering
 
 
 def upsert_group(session: Session, integration: Integration, ref: GroupRef) -> Group:
     """Find or create a group by the platform's id; refresh its name."""
-    group, _ = get_or_create(
+    return session.get_one(Group, upsert_group_id(session, integration, ref))
+
+
+def upsert_group_id(session: Session, integration: Integration, ref: GroupRef) -> int:
+    """`upsert_group`'s id, without loading the group's many settings: every check-in asks."""
+    group, _ = get_or_create_columns(
         session,
         Group,
         {"integration_id": integration.id, "external_id": ref.external_id},
         {"organizer_id": integration.organizer_id, "name": ref.name},
+        ("id", "name"),
     )
-    group.name = ref.name
-    return group
+    if group.name != ref.name:
+        session.execute(update(Group).where(Group.id == group.id).values(name=ref.name))
+    group_id: int = group.id
+    return group_id
 
 
 def group_by_rule(rules: list[dict[str, str]], gathering_name: str) -> GroupRef | None:
@@ -225,12 +235,22 @@ def named_group(name: str) -> GroupRef:
     return GroupRef(external_id=f"named:{digest}", name=name)
 
 
+# Built once: constructing the statement cost more CPU than running it.
+PERSON_BY_IDENTITY = (
+    select(Person)
+    .join(Identity, Identity.person_id == Person.id)
+    .where(
+        Identity.integration_id == bindparam("integration_id"),
+        Identity.external_id == bindparam("external_id"),
+    )
+)
+
+
 def resolve_person(session: Session, integration: Integration, ref: AttendeeRef) -> Person:
     """The one person behind a platform attendee: by identity first, then by normalized email."""
     person = session.scalars(
-        select(Person)
-        .join(Identity, Identity.person_id == Person.id)
-        .where(Identity.integration_id == integration.id, Identity.external_id == ref.external_id)
+        PERSON_BY_IDENTITY,
+        {"integration_id": integration.id, "external_id": ref.external_id},
     ).one_or_none()
     if person is None:
         email = normalize_email(ref.email)
@@ -257,9 +277,16 @@ def resolve_person(session: Session, integration: Integration, ref: AttendeeRef)
             },
             ["integration_id", "external_id"],
         )
-    person.name = person.name or ref.name
-    person.company = person.company or ref.company
+    assign_changed(person, name=person.name or ref.name, company=person.company or ref.company)
     return person
+
+
+def assign_changed(row: Base, **values: Any) -> None:
+    """Set the attributes whose value differs. Setting an attribute to the value it has still
+    marks the row changed, and every later query in the transaction then flushes it first."""
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
 
 
 def record_attendance_event(

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Table, TextualSelect, bindparam, inspect, select, text
+from sqlalchemy import Row, Select, Table, TextualSelect, bindparam, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -98,15 +98,53 @@ def get_or_create(
     Looked up first, as the row is there far more often than not: one statement then, three
     when it has to be created.
     """
-    criteria = [getattr(model, column) == value for column, value in natural_key.items()]
-    found = session.scalars(select(model).where(*criteria)).one_or_none()
+    row, created = _found_or_created(
+        session, _lookup(model, tuple(natural_key)), model, natural_key, defaults
+    )
+    found: ModelT = row[0]
+    return found, created
+
+
+def get_or_create_columns(
+    session: Session,
+    model: type[Base],
+    natural_key: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    columns: tuple[str, ...],
+) -> tuple[Row[Any], bool]:
+    """`get_or_create` reading only `columns`, without an ORM object: for a wide row of which
+    a hot path needs an id and a name."""
+    lookup = _lookup(model, tuple(natural_key), columns)
+    return _found_or_created(session, lookup, model, natural_key, defaults)
+
+
+def _found_or_created(
+    session: Session,
+    lookup: Select[Any],
+    model: type[Base],
+    natural_key: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None,
+) -> tuple[Row[Any], bool]:
+    found = session.execute(lookup, natural_key).one_or_none()
     if found is not None:
         return found, False
     created = insert_ignoring_conflict(
         session, model, {**natural_key, **(defaults or {})}, list(natural_key)
     )
-    row = session.scalars(select(model).where(*criteria)).one()
-    return row, created is not None
+    return session.execute(lookup, natural_key).one(), created is not None
+
+
+@functools.cache
+def _lookup(
+    model: type[Base], key_columns: tuple[str, ...], columns: tuple[str, ...] | None = None
+) -> Select[Any]:
+    """The row (or some of its columns) by its natural key, as one statement object per model,
+    key and columns: building the criteria anew for every lookup cost more CPU than running
+    the query."""
+    statement = (
+        select(model) if columns is None else select(*(model.__table__.c[c] for c in columns))
+    )
+    return statement.where(*(getattr(model, c) == bindparam(c) for c in key_columns))
 
 
 def upsert_many(
