@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -177,6 +177,15 @@ class ProcessOutcome(StrEnum):
     FAILED = "failed"
 
 
+# A delivery and its integration, the delivery's row locked; built once for every delivery.
+LOCK_DELIVERY = (
+    select(Delivery, Integration)
+    .join(Integration, Integration.id == Delivery.integration_id)
+    .where(Delivery.id == bindparam("delivery_id"))
+    .with_for_update(of=Delivery)
+)
+
+
 def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcome:
     """Apply one stored delivery in the caller's transaction, holding its row lock.
 
@@ -185,12 +194,7 @@ def process(session: Session, box: SecretBox, delivery_id: int) -> ProcessOutcom
     `PlatformUnavailable` for the caller to retry later; any other platform error fails the
     delivery with its reason, and a 401/403 also marks the integration's credentials invalid.
     """
-    found = session.execute(
-        select(Delivery, Integration)
-        .join(Integration, Integration.id == Delivery.integration_id)
-        .where(Delivery.id == delivery_id)
-        .with_for_update(of=Delivery)
-    ).one_or_none()
+    found = session.execute(LOCK_DELIVERY, {"delivery_id": delivery_id}).one_or_none()
     if found is None:
         return ProcessOutcome.MISSING
     delivery, integration = found
