@@ -17,10 +17,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import json_codec
+
 EXTENSION_KEY = "roomwise.sessionmaker"
 INGEST_ENGINE_KEY = "roomwise.ingest_engine"
 # At least as many as a web worker has threads (`gunicorn.conf.py`).
 INGEST_POOL_SIZE = 16
+# How every engine writes JSON columns.
+JSON_CODEC = {"json_serializer": json_codec.dumps}
 
 
 def make_engine(database_url: str) -> Engine:
@@ -29,13 +33,13 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **JSON_CODEC)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **JSON_CODEC)
 
 
 def make_ingest_engine(database_url: str, engine: Engine) -> Engine:
@@ -54,7 +58,11 @@ def make_ingest_engine(database_url: str, engine: Engine) -> Engine:
     # Connections are opened as concurrent requests need them, and every one is kept: a pool
     # smaller than a worker's threads would close and reopen a connection on most requests.
     return create_engine(
-        url, isolation_level="AUTOCOMMIT", pool_size=INGEST_POOL_SIZE, max_overflow=10
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=INGEST_POOL_SIZE,
+        max_overflow=10,
+        **JSON_CODEC,
     )
 
 
