@@ -9,8 +9,8 @@ connections and outcomes in proportion; see `bench/seed.py`):
 
 One run, on 127.0.0.1 only, against database `roomwise_scorebench` and Redis database 13:
 
-1. seeds the database (`bench/seed.py`), or with `--reuse` keeps a seeded one and removes what
-   an earlier run's load test added to it;
+1. seeds the database (`bench/seed.py`), or with `--reuse` keeps a seeded one, removes what
+   an earlier run's load test added to it and vacuums it;
 2. times the SQL aggregate: per gathering the head count, registrations, mean dwell, peak
    concurrency, confirmed connections between people both present, new pairs, first-timers
    and follow-ups, and per group member attendance and outcomes: the figures the scores are
@@ -289,6 +289,9 @@ def prepare_database(config: Config, var_dir: Path) -> tuple[str, seed.Tenant, f
         connection.execute("DELETE FROM delivery")
         connection.execute("DELETE FROM rescore_job")
         connection.execute("DELETE FROM group_rescore_job")
+        # Every run rewrites every snapshot and standing: without this, each run would measure
+        # its rescore against the dead rows of all the runs before it.
+        connection.execute("VACUUM ANALYZE")
     app = seed.bench_app(url, config.broker_url, var_dir)
     try:
         return url, seed.find_tenant(app), None
