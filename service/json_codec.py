@@ -12,8 +12,9 @@ differ, the standard library decides:
   column is given, orjson writes as their text and value).
 
 What is left differs only where JSON allows it or `json` wrote what PostgreSQL refuses: no
-spaces between items, exponents without padding (`1e-5` for `1e-05`), and NaN or infinity,
-which `json` writes as tokens no JSON reader accepts, written as `null`. Reading stays with the
+spaces between items, the same digits of a float in another notation at times (`0.000015`
+for `1.5e-05`, `1e-7` for `1e-07`), and NaN or infinity, which `json` writes as tokens no
+JSON reader accepts, written as `null`. Reading stays with the
 standard library: orjson reads integers beyond 64 bits as floats.
 """
 
