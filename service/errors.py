@@ -110,14 +110,8 @@ def response_for(err: Exception, json: JSONProvider) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(err: ApiError) -> Response:
-        return response_for(err, app.json)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException) -> Response:
-        return response_for(err, app.json)
-
+    # One handler for every exception (HTTP errors and `ApiError` included): `response_for`
+    # tells them apart.
     @app.errorhandler(Exception)
-    def _unexpected(err: Exception) -> Response:
+    def _error(err: Exception) -> Response:
         return response_for(err, app.json)

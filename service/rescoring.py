@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -793,18 +793,13 @@ def _mean(values: list[float]) -> float:
     return numerator / (denominator * len(values))
 
 
+# A standing's numbers are plain ints, floats and None, which `json_ready` leaves as they are.
+NUMBER_FIELDS = tuple(field.name for field in fields(StandingNumbers))
+
+
 def _numbers_json(numbers: StandingNumbers) -> dict[str, Any]:
-    """A standing's numbers as `json_ready` gives them, field by field."""
-    return {
-        "outcomes": numbers.outcomes,
-        "exposure": numbers.exposure,
-        "expected": numbers.expected,
-        "benchmark": numbers.benchmark,
-        "bar": numbers.bar,
-        "p": numbers.p,
-        "q": numbers.q,
-        "settle_in": numbers.settle_in,
-    }
+    """A standing's numbers as `json_ready` gives them, without walking each value."""
+    return {name: getattr(numbers, name) for name in NUMBER_FIELDS}
 
 
 def _visits(session: Session, gathering_id: int) -> list[Visit]:

@@ -46,7 +46,7 @@ class AttendeeScore:
 
 class AttendeeFigures(NamedTuple):
     """What a gathering's snapshot keeps of one attendee: `attendee_score`'s numbers and
-    sentence, without the factors' inputs and their own sentences (`attendee_figures`). A
+    sentence, without the factors' inputs and their own sentences (`score_attendees`). A
     named tuple, because a full rescore makes a million of them."""
 
     dwell_hours: float | None
@@ -105,32 +105,17 @@ def attendee_score(
     )
 
 
-def attendee_figures(
-    head_count: int,
-    settings: ScoringSettings,
-    *,
-    hours: float,
-    dwell_hours: float | None = None,
-    connections: int | None = None,
-    new_connections: int | None = None,
-) -> AttendeeFigures:
-    """`attendee_score`'s numbers and sentence for one attendee, computed without building its
-    factors: the same values from the same formulas and sentence helpers."""
-    _check_gathering(head_count, hours)
-    _check_attendee(dwell_hours, connections, new_connections)
-    rate = settings.conversation_rate
-    return _figures(head_count, rate, hours, dwell_hours, connections, new_connections)
-
-
 def score_attendees(
     head_count: int,
     settings: ScoringSettings,
     hours: float,
     attendees: Iterable[tuple[float | None, int | None, int | None]],
 ) -> list[AttendeeFigures]:
-    """`attendee_figures` for every attendee of one gathering of `head_count` people, each
-    given as (dwell hours, connections, new connections); attendees with the same three share
-    one result, computed once. A gathering nobody attended has no attendees to score."""
+    """`attendee_score`'s numbers and sentence (not its factors) for every attendee of one
+    gathering of `head_count` people, each given as (dwell hours, connections, new
+    connections): the same values from the same formulas and sentence helpers. Attendees with
+    the same three share one result, computed once. A gathering nobody attended has no
+    attendees to score."""
     attendees = list(attendees)
     if not attendees:
         return []

@@ -8,12 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.scoring.attendee import (
-    AttendeeFigures,
-    attendee_figures,
-    attendee_score,
-    score_attendees,
-)
+from service.scoring.attendee import AttendeeFigures, attendee_score, score_attendees
 from service.scoring.settings import GroupFormat, Structure, defaults_for
 
 SOCIAL = defaults_for(GroupFormat.SOCIAL)
@@ -221,7 +216,7 @@ def test_figures_are_the_scores_numbers_and_sentence(
         "new_connections": new,
     }
     score = attendee_score(head_count, settings, **arguments)
-    figures = attendee_figures(head_count, settings, **arguments)
+    (figures,) = score_attendees(head_count, settings, hours, [(dwell, connections, new)])
     assert figures == AttendeeFigures(
         dwell_hours=score.dwell_hours,
         capacity=score.capacity,
@@ -239,10 +234,7 @@ def test_figures_are_the_scores_numbers_and_sentence(
 def test_attendees_scored_together_are_scored_as_each_alone() -> None:
     inputs = [(2.0, 6, 2), (0.75, 2, 2), (None, 0, 0), (2.0, 6, 2), (1.5, 3, 0)]
     together = score_attendees(35, SOCIAL, 2.0, inputs)
-    assert together == [
-        attendee_figures(35, SOCIAL, hours=2.0, dwell_hours=d, connections=c, new_connections=n)
-        for d, c, n in inputs
-    ]
+    assert together == [score_attendees(35, SOCIAL, 2.0, [one])[0] for one in inputs]
     assert together[0] is together[3]  # the same inputs are scored once
 
 
