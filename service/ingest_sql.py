@@ -63,27 +63,10 @@ STORE_DELIVERY = (
 )
 
 # `STORE_DELIVERY` for many deliveries in one statement, on PostgreSQL: one execution and one
-# commit for all of them. A row whose integration's secrets changed, or whose delivery id is
-# already stored, is left out as `STORE_DELIVERY` leaves it; of several rows with one delivery
-# id, the first is stored. `{rows}` is one `(%s, …, position)` per delivery.
-STORE_DELIVERIES_POSTGRESQL = """
-    INSERT INTO delivery
-        (integration_id, external_id, event_type, headers, body, status, reason, attempts,
-         received_at)
-    SELECT integration.id, given.external_id, given.event_type, given.headers, given.body,
-        given.status, given.reason, 0, given.received_at
-    FROM (VALUES {rows}) AS given(
-        integration_id, secrets_encrypted, external_id, event_type, headers, body, status,
-        reason, received_at, position
-    )
-    JOIN integration
-        ON integration.id = given.integration_id
-        AND integration.secrets_encrypted = given.secrets_encrypted
-    ORDER BY given.position
-    ON CONFLICT (integration_id, external_id) DO NOTHING
-    RETURNING id, integration_id, external_id
-"""
-# The columns of one row of `STORE_DELIVERIES_POSTGRESQL`, cast as the first row's must be.
+# commit for all of them. Each column comes as one array, so the statement's text is the same
+# for any number of deliveries: psycopg converts it once and the server prepares it once. A row
+# whose integration's secrets changed, or whose delivery id is already stored, is left out as
+# `STORE_DELIVERY` leaves it; of several rows with one delivery id, the first is stored.
 STORED_COLUMNS = {
     "integration_id": "integer",
     "secrets_encrypted": "text",
@@ -95,6 +78,23 @@ STORED_COLUMNS = {
     "reason": "text",
     "received_at": "timestamptz",
 }
+STORE_DELIVERIES_POSTGRESQL = """
+    INSERT INTO delivery
+        (integration_id, external_id, event_type, headers, body, status, reason, attempts,
+         received_at)
+    SELECT integration.id, given.external_id, given.event_type, given.headers, given.body,
+        given.status, given.reason, 0, given.received_at
+    FROM unnest({arrays}) WITH ORDINALITY AS given(
+        integration_id, secrets_encrypted, external_id, event_type, headers, body, status,
+        reason, received_at, position
+    )
+    JOIN integration
+        ON integration.id = given.integration_id
+        AND integration.secrets_encrypted = given.secrets_encrypted
+    ORDER BY given.position
+    ON CONFLICT (integration_id, external_id) DO NOTHING
+    RETURNING id, integration_id, external_id
+""".format(arrays=", ".join(f"%s::{type_}[]" for type_ in STORED_COLUMNS.values()))
 
 FIND_DELIVERY = select(Delivery.id).where(
     Delivery.integration_id == bindparam("integration_id"),
@@ -223,15 +223,6 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _DriverStatement:
     return _DriverStatement(str(compiled), processors)
 
 
-@functools.cache
-def _store_deliveries_sql(count: int) -> str:
-    """`STORE_DELIVERIES_POSTGRESQL` for `count` rows (each count is prepared once)."""
-    first = ", ".join(f"%s::{type_}" for type_ in STORED_COLUMNS.values())
-    other = ", ".join("%s" for _ in STORED_COLUMNS)
-    rows = [f"({first if n == 1 else other}, {n})" for n in range(1, count + 1)]
-    return STORE_DELIVERIES_POSTGRESQL.format(rows=", ".join(rows))
-
-
 class _PsycopgStatements:
     def __init__(self, cursor: psycopg.Cursor[Any], compiled: _Compiled) -> None:
         self._cursor = cursor
@@ -253,8 +244,8 @@ class _PsycopgStatements:
     def store_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> list[int | None]:
         statement = self._compiled.store_delivery
         bound = [statement.params(row) for row in rows]
-        flat = [values[name] for values in bound for name in STORED_COLUMNS]
-        self._cursor.execute(_store_deliveries_sql(len(rows)), flat, prepare=True)
+        columns = [[values[name] for values in bound] for name in STORED_COLUMNS]
+        self._cursor.execute(STORE_DELIVERIES_POSTGRESQL, columns, prepare=True)
         stored = {
             (integration_id, external_id): id_
             for id_, integration_id, external_id in self._cursor.fetchall()

@@ -15,16 +15,17 @@ delivery writer, so that the 2xx is only given once both are done.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_input_stream, get_path_info
 
 from integrations.base import LowerCaseHeaders
 from service import inbox
 from service.context import KEYRING_KEY, SETTINGS_KEY
 from service.delivery_writer import delivery_writer_for
-from service.errors import ApiError, json_response, response_for
+from service.errors import ApiError, response_for
 from service.inbox import Receipt
 from service.ingest_sql import UNAVAILABLE
 
@@ -42,6 +43,8 @@ STATUS_BY_RECEIPT = {
     Receipt.IGNORED: 200,
     Receipt.HANDSHAKE: 200,
 }
+# Werkzeug's status lines for the answers given here.
+STATUS_LINES = {status: f"{status} {HTTP_STATUS_CODES[status].upper()}" for status in (200, 202)}
 # Request headers that the WSGI environ carries without the `HTTP_` prefix.
 CONTENT_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
 
@@ -56,18 +59,25 @@ class WebhookReceiver:
         self._keyring = app.extensions[KEYRING_KEY]
         self._tolerance_seconds = app.extensions[SETTINGS_KEY].webhook_tolerance_seconds
         self._max_bytes: int | None = app.config["MAX_CONTENT_LENGTH"]
+        self._dump_args = _response_layout(app)
+        self._content_type = ("Content-Type", getattr(app.json, "mimetype", "application/json"))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         route = _webhook_route(environ)
         if route is None:
             return self._flask_app(environ, start_response)
         try:
-            response = self._receive(environ, *route)
+            status, answer = self._receive(environ, *route)
         except Exception as err:
-            response = response_for(err, self._json)
-        return response(environ, start_response)
+            return response_for(err, self._json)(environ, start_response)
+        # The body `jsonify` would give, without building a response object for it.
+        data = f"{self._json.dumps(answer, **self._dump_args)}\n".encode()
+        headers = [self._content_type, ("Content-Length", str(len(data)))]
+        start_response(STATUS_LINES[status], headers)
+        return [data]
 
-    def _receive(self, environ: WSGIEnvironment, platform: str, key: str) -> Response:
+    def _receive(self, environ: WSGIEnvironment, platform: str, key: str) -> tuple[int, Any]:
+        """The status and JSON body of the answer to a delivery; raises for a refusal."""
         body = get_input_stream(environ, max_content_length=self._max_bytes).read()
         try:
             result = inbox.receive(
@@ -86,14 +96,23 @@ class WebhookReceiver:
             ) from err
 
         if result.receipt is Receipt.HANDSHAKE:
-            return json_response(self._json, result.answer)
+            return 200, result.answer
         answer: dict[str, object] = {"status": result.receipt.value}
         if result.delivery_id is not None:
             answer["delivery"] = result.delivery_id
         if result.receipt is Receipt.IGNORED:
             answer["reason"] = "ignored"
             answer["detail"] = f"event type {result.event_type!r} is not handled"
-        return json_response(self._json, answer, STATUS_BY_RECEIPT[result.receipt])
+        return STATUS_BY_RECEIPT[result.receipt], answer
+
+
+def _response_layout(app: Flask) -> dict[str, Any]:
+    """How Flask's JSON provider lays out a response body (`DefaultJSONProvider.response`):
+    indented when debugging, compact otherwise."""
+    compact = getattr(app.json, "compact", None)
+    if (compact is None and app.debug) or compact is False:
+        return {"indent": 2}
+    return {"separators": (",", ":")}
 
 
 def _webhook_route(environ: WSGIEnvironment) -> tuple[str, str] | None:

@@ -334,6 +334,28 @@ def test_answers_are_the_json_flask_gives(app, client, tenant):
         assert response.headers["Content-Length"] == str(len(expected.data))
 
 
+def test_answers_are_indented_as_flask_s_are_when_debugging(app, tenant):
+    from flask import jsonify
+    from werkzeug.test import Client
+
+    from service.views.hooks import WebhookReceiver
+
+    app.debug = True
+    try:
+        receiver = WebhookReceiver(app, app.wsgi_app)
+        body = standard_body()
+        headers = signed_headers(tenant.signing_secret, body)
+        accepted = Client(receiver).post(tenant.webhook_path, data=body, headers=headers)
+        with app.test_request_context():
+            expected = jsonify(status="accepted", delivery=accepted.json["delivery"])
+    finally:
+        app.debug = False
+
+    assert accepted.status == "202 ACCEPTED"
+    assert accepted.data == expected.data
+    assert b'\n  "status": "accepted"\n' in accepted.data
+
+
 def test_other_paths_under_hooks_are_flask_s(client, tenant):
     response = client.post(tenant.webhook_path + "/more", data=b"{}")
     assert response.status_code == 404

@@ -127,7 +127,8 @@ def test_many_rows_in_one_statement_answer_row_by_row(app, tenant):
     new, twice = f"msg_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
     with ingest_statements(ingest_engine_for(app)) as statements:
         earlier = statements.store_delivery(delivery(tenant, sealed, stored_before))
-        first_of_twice = {**delivery(tenant, sealed, twice), "body": b'{"n": 1}'}
+        # A NULL among the column's values, and an only row with no reason, store as NULL.
+        first_of_twice = {**delivery(tenant, sealed, twice), "body": b'{"n": 1}', "reason": None}
         ids = statements.store_deliveries(
             [
                 delivery(tenant, sealed, new),
@@ -146,4 +147,12 @@ def test_many_rows_in_one_statement_answer_row_by_row(app, tenant):
         assert stored.body == b'{"n": 1}'
         assert stored.headers == {"webhook-id": twice}
         assert stored.received_at.tzinfo is not None
+        assert stored.reason is None
         assert session.get_one(Delivery, ids[0]).external_id == new
+        assert session.get_one(Delivery, ids[0]).reason == "ignored"
+    with ingest_statements(ingest_engine_for(app)) as statements:
+        [alone] = statements.store_deliveries(
+            [{**delivery(tenant, sealed, f"msg_{uuid.uuid4().hex}"), "reason": None}]
+        )
+    with app.app_context(), session_scope() as session:
+        assert alone is not None and session.get_one(Delivery, alone).reason is None
