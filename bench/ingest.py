@@ -101,6 +101,8 @@ class Config:
     client_threads: int
     reconnect_every: int
     workers: int | None
+    worker_class: str | None
+    worker_connections: int | None
     gunicorn_threads: int | None
     headroom: float
     postgres_url: str
@@ -214,7 +216,15 @@ def parse_args(argv: list[str] | None) -> Config:
         help="requests per client connection before it is replaced (0: never)",
     )
     parser.add_argument("--workers", type=int, help="GUNICORN_WORKERS for both servers")
-    parser.add_argument("--threads", type=int, help="GUNICORN_THREADS for both servers")
+    parser.add_argument(
+        "--worker-class", help="GUNICORN_WORKER_CLASS for both servers (gevent, gthread)"
+    )
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        help="GUNICORN_WORKER_CONNECTIONS for both servers (gevent)",
+    )
+    parser.add_argument("--threads", type=int, help="GUNICORN_THREADS for both servers (gthread)")
     parser.add_argument(
         "--headroom",
         type=float,
@@ -252,6 +262,8 @@ def parse_args(argv: list[str] | None) -> Config:
         client_threads=args.client_threads,
         reconnect_every=args.reconnect_every,
         workers=args.workers,
+        worker_class=args.worker_class,
+        worker_connections=args.worker_connections,
         gunicorn_threads=args.threads,
         headroom=args.headroom,
         postgres_url=args.postgres,
@@ -329,10 +341,13 @@ def server_env(config: Config, database_url: str, var_dir: Path) -> dict[str, st
         GUNICORN_ACCESS_LOG="",
         PYTHONPATH=str(ROOT),
     )
-    if config.workers is not None:
-        env["GUNICORN_WORKERS"] = str(config.workers)
-    if config.gunicorn_threads is not None:
-        env["GUNICORN_THREADS"] = str(config.gunicorn_threads)
+    settings = {
+        "GUNICORN_WORKERS": config.workers,
+        "GUNICORN_WORKER_CLASS": config.worker_class,
+        "GUNICORN_WORKER_CONNECTIONS": config.worker_connections,
+        "GUNICORN_THREADS": config.gunicorn_threads,
+    }
+    env.update({name: str(value) for name, value in settings.items() if value is not None})
     return env
 
 
@@ -340,7 +355,15 @@ def gunicorn_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """The settings `gunicorn.conf.py` resolves to under `env`, for the report."""
     with mock.patch.dict(os.environ, env, clear=True):
         settings = runpy.run_path(str(GUNICORN_CONF))
-    names = ("workers", "threads", "worker_class", "keepalive", "timeout", "accesslog")
+    names = (
+        "workers",
+        "worker_class",
+        "worker_connections",
+        "threads",
+        "keepalive",
+        "timeout",
+        "accesslog",
+    )
     return {name: settings.get(name) for name in names}
 
 

@@ -21,7 +21,8 @@ from service import json_codec
 
 EXTENSION_KEY = "roomwise.sessionmaker"
 INGEST_ENGINE_KEY = "roomwise.ingest_engine"
-# At least as many as a web worker has threads (`gunicorn.conf.py`).
+# Per web process: the batch being stored takes one connection, and the requests that need a
+# statement of their own at the same moment (a secrets lookup, a duplicate check) take the rest.
 INGEST_POOL_SIZE = 16
 # How every engine writes JSON columns.
 JSON_CODEC = {"json_serializer": json_codec.dumps}
@@ -56,7 +57,7 @@ def make_ingest_engine(database_url: str, engine: Engine) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     # Connections are opened as concurrent requests need them, and every one is kept: a pool
-    # smaller than a worker's threads would close and reopen a connection on most requests.
+    # that closed its spare connections would reopen one on most requests under load.
     return create_engine(
         url,
         isolation_level="AUTOCOMMIT",

@@ -16,6 +16,10 @@ to the broker, then its request is answered. A row the database refuses fails al
 batch is stored again one row at a time, and only the refused row's request sees the error.
 A broker that cannot take the tasks is logged and leaves the rows `received` for the sweeper.
 
+Under gunicorn's gevent workers `threading` is patched, so the "threads" here are the
+greenlets serving requests, and waiting on PostgreSQL or Redis lets the others run; under
+threaded servers (the development server, gthread) they are threads. The code is the same.
+
 Nothing here is shared between processes, and no thread is started: a gunicorn worker forked
 with an idle writer has only an empty queue and an unlocked lock.
 """

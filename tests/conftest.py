@@ -152,30 +152,16 @@ def tenant(make_tenant: Callable[[], Tenant]) -> Tenant:
     return make_tenant()
 
 
-class WorkerProcess:
-    """A real `celery worker` subprocess; its log is kept for assertions and failure reports."""
+class ServiceProcess:
+    """One of the project's processes run as deployed (a Celery worker, gunicorn), in a
+    session of its own so that stopping it stops its children; its log is kept for assertions
+    and failure reports."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, queue: str = ",".join(QUEUES)) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks.worker",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=2",
-                "--pool=prefork",
-                "--without-mingle",
-                "--without-gossip",
-                "--queues",
-                queue,
-                "--hostname",
-                f"test-{uuid.uuid4().hex[:6]}@%h",
-            ],
+            command,
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -186,11 +172,6 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        wait_for(lambda: " ready." in self.log() or self.process.poll() is not None, timeout)
-        if self.process.poll() is not None:
-            raise RuntimeError("celery worker exited during start-up:\n" + self.log())
-
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -200,6 +181,35 @@ class WorkerProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
+
+
+class WorkerProcess(ServiceProcess):
+    """A real `celery worker` subprocess."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, queue: str = ",".join(QUEUES)) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks.worker",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--pool=prefork",
+            "--without-mingle",
+            "--without-gossip",
+            "--queues",
+            queue,
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
+        ]
+        super().__init__(command, env, log_path)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_for(lambda: " ready." in self.log() or self.process.poll() is not None, timeout)
+        if self.process.poll() is not None:
+            raise RuntimeError("celery worker exited during start-up:\n" + self.log())
 
 
 def worker_env(settings_overrides: dict[str, Any]) -> dict[str, str]:
