@@ -24,7 +24,7 @@ from kombu.entity import Queue
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 
-from service import embedded_broker
+from service import embedded_broker, json_codec
 from service.config import Settings
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,8 @@ class RedisPublisher:
                 "delivery_tag": str(uuid.uuid4()),
             },
         }
-        return json.dumps(envelope)
+        # Only the body's bytes must be kombu's own; the envelope is read back as JSON.
+        return json_codec.dumps(envelope)
 
     def _lpush(self, queue: str, messages: list[str]) -> None:
         """LPUSH on an idle connection, retried once on a fresh socket if it fails."""

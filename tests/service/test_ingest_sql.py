@@ -150,9 +150,14 @@ def test_many_rows_in_one_statement_answer_row_by_row(app, tenant):
         assert stored.reason is None
         assert session.get_one(Delivery, ids[0]).external_id == new
         assert session.get_one(Delivery, ids[0]).reason == "ignored"
+    unicode_id = f"msg_zoë_{uuid.uuid4().hex}"
+    body = '{"name": "Zoë Ñúñez 🎉"}'.encode()
     with ingest_statements(ingest_engine_for(app)) as statements:
         [alone] = statements.store_deliveries(
-            [{**delivery(tenant, sealed, f"msg_{uuid.uuid4().hex}"), "reason": None}]
+            [{**delivery(tenant, sealed, unicode_id), "reason": None, "body": body}]
         )
     with app.app_context(), session_scope() as session:
-        assert alone is not None and session.get_one(Delivery, alone).reason is None
+        assert alone is not None
+        stored = session.get_one(Delivery, alone)
+        assert (stored.reason, stored.body, stored.external_id) == (None, body, unicode_id)
+        assert stored.headers == {"webhook-id": unicode_id}
