@@ -4,47 +4,25 @@ whether their attendees get recaps by email."""
 from __future__ import annotations
 
 from flask import Response, jsonify
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from service import group_settings, rescoring, serializers
+from service import group_settings, reads, rescoring
 from service.auth import organizer_id
 from service.db import request_session
 from service.errors import ApiError
-from service.models import Gathering, Group, GroupHealthSnapshot
+from service.models import Gathering, Group
 from service.views.api.common import bp, json_object, owned
 
 
 @bp.get("/groups")
 def list_groups() -> Response:
-    session = request_session()
-    counts = (
-        select(Gathering.group_id, func.count().label("gatherings"))
-        .group_by(Gathering.group_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Group, func.coalesce(counts.c.gatherings, 0))
-        .outerjoin(counts, counts.c.group_id == Group.id)
-        .where(Group.organizer_id == organizer_id())
-        .order_by(Group.name, Group.id)
-    ).all()
-    health = {
-        row.group_id: row
-        for row in session.scalars(
-            select(GroupHealthSnapshot).where(
-                GroupHealthSnapshot.group_id.in_([group.id for group, _ in rows])
-            )
-        )
-    }
-    return jsonify({"groups": [serializers.group(g, count, health.get(g.id)) for g, count in rows]})
+    return jsonify({"groups": reads.groups(request_session(), organizer_id())})
 
 
 @bp.get("/groups/<int:group_id>")
 def show_group(group_id: int) -> Response:
     session = request_session()
-    group = owned(session, Group, group_id)
-    count = session.scalar(select(func.count()).where(Gathering.group_id == group.id)) or 0
-    return jsonify(serializers.group(group, count, session.get(GroupHealthSnapshot, group.id)))
+    return jsonify(reads.group(session, owned(session, Group, group_id)))
 
 
 @bp.patch("/groups/<int:group_id>")

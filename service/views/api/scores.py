@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 from sqlalchemy import select
 
-from service import serializers
+from service import reads, serializers
 from service.db import request_session
 from service.models import Group, MemberStandingSnapshot, Person
 from service.views.api.common import bp, owned
@@ -16,17 +16,8 @@ def list_members(group_id: int) -> Response:
     """Every member of the group with their standing and the reasons for it."""
     session = request_session()
     group = owned(session, Group, group_id)
-    rows = session.execute(
-        select(MemberStandingSnapshot, Person)
-        .join(Person, Person.id == MemberStandingSnapshot.person_id)
-        .where(MemberStandingSnapshot.group_id == group.id)
-        .order_by(Person.name, Person.id)
-    ).all()
     return jsonify(
-        {
-            "group": {"id": group.id, "name": group.name},
-            "members": [serializers.member(person, standing) for standing, person in rows],
-        }
+        {"group": {"id": group.id, "name": group.name}, "members": reads.members(session, group)}
     )
 
 
