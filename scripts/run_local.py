@@ -92,6 +92,7 @@ def _wait_healthy(base: str, processes: dict[str, subprocess.Popen[bytes]]) -> N
 def _banner(base: str, credentials: dict[str, str]) -> str:
     return f"""
 Roomwise is running at {base}
+  admin pages    {base}/admin/
   admin login    {credentials["login_email"]} / {credentials["login_password"]}
   API token      {credentials["api_token"]}
   webhook URL    {credentials["webhook_url"]}

@@ -30,7 +30,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.webhook_max_bytes)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.webhook_max_bytes,
+        # The admin login's cookie: never read by scripts, never sent by another site's
+        # forms, and only over HTTPS where Roomwise is served over it.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+    )
     init_context(app, settings)
     db.init_app(app, settings.database_url)
     sessions.init_app(app)

@@ -280,26 +280,31 @@ def message(title: str, lines: list[str], token: str) -> str:
 # --- answers on every page ---------------------------------------------------------------------
 
 
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
+def answer_as_pages(blueprint: Blueprint, surface: str) -> None:
+    """Give every answer of `blueprint` the security headers and HTML error pages: people read
+    these surfaces in a browser. `surface` names it in the log of an unexpected error."""
+
+    @blueprint.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @blueprint.errorhandler(PageError)
+    def _page_error(err: PageError) -> tuple[str, int]:
+        lines = [err.message]
+        return render_template("pages/message.html", title=err.title, lines=lines), err.status
+
+    @blueprint.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> tuple[str, int]:
+        status = err.code or 500
+        lines = [err.description or "This request could not be served."]
+        return render_template("pages/message.html", title=err.name, lines=lines), status
+
+    @blueprint.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[str, int]:
+        log.exception("unhandled error on %s", surface)
+        lines = ["Something went wrong on our side. Please try again in a few minutes."]
+        return render_template("pages/message.html", title="Sorry", lines=lines), 500
 
 
-@bp.errorhandler(PageError)
-def _page_error(err: PageError) -> tuple[str, int]:
-    return render_template("pages/message.html", title=err.title, lines=[err.message]), err.status
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(err: HTTPException) -> tuple[str, int]:
-    status = err.code or 500
-    lines = [err.description or "This request could not be served."]
-    return render_template("pages/message.html", title=err.name, lines=lines), status
-
-
-@bp.errorhandler(Exception)
-def _unexpected(err: Exception) -> tuple[str, int]:
-    log.exception("unhandled error on an attendee page")
-    lines = ["Something went wrong on our side. Please try again in a few minutes."]
-    return render_template("pages/message.html", title="Sorry", lines=lines), 500
+answer_as_pages(bp, "an attendee page")

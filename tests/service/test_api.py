@@ -294,11 +294,12 @@ def openapi_path(rule: str) -> str:
 
 def app_operations(app: Flask) -> dict[tuple[str, str], str]:
     """(OpenAPI path, method) → endpoint function name, for every route but static files and
-    the HTML pages people open from their email (`service.views.pages`), which are no API."""
+    the HTML pages people read in a browser (`service.views.pages` and `service.views.admin`),
+    which are no API."""
     return {
         (openapi_path(rule.rule), method.lower()): rule.endpoint.rsplit(".", 1)[-1]
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static" and not rule.endpoint.startswith("pages.")
+        if rule.endpoint != "static" and not rule.endpoint.startswith(("pages.", "admin."))
         for method in rule.methods or ()
         if method not in ("HEAD", "OPTIONS")
     }

@@ -1,0 +1,182 @@
+"""The organizer's admin pages: signing in, what each page shows, and what it refuses."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from markupsafe import escape
+from sqlalchemy import delete, select
+
+from service import reads
+from service.db import session_scope
+from service.models import Gathering, Group, User
+from tests.conftest import Tenant
+from tests.service.recap_helpers import Scene, breakfast
+
+PASSWORD = "correct horse"  # what `make_tenant` gives every organizer's login
+
+
+def shown(text: str) -> str:
+    """`text` as a page shows it: HTML-escaped as the templates escape it."""
+    return str(escape(text))
+
+
+def login_email(app: Flask, tenant: Tenant) -> str:
+    with app.app_context(), session_scope() as session:
+        return session.scalars(
+            select(User.email).where(User.organizer_id == tenant.organizer_id)
+        ).one()
+
+
+def form_token(client: FlaskClient, path: str = "/admin/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, next_page: str = ""):
+    return client.post(
+        "/admin/login",
+        data={
+            "email": email,
+            "password": password,
+            "next": next_page,
+            "csrf_token": form_token(client),
+        },
+    )
+
+
+@pytest.fixture()
+def scene(app: Flask, client: FlaskClient, tenant: Tenant) -> Scene:
+    return breakfast(app, client, tenant)
+
+
+@pytest.fixture()
+def signed_in(app: Flask, tenant: Tenant) -> FlaskClient:
+    client = app.test_client()
+    response = sign_in(client, login_email(app, tenant))
+    assert response.status_code == 302
+    return client
+
+
+def test_pages_send_a_visitor_to_sign_in_first(client):
+    response = client.get("/admin/groups/1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/login?next=/admin/groups/1"
+
+
+def test_signing_in_leads_to_the_page_asked_for(app, tenant, scene):
+    client = app.test_client()
+    path = f"/admin/groups/{scene.group}"
+    response = sign_in(client, " " + login_email(app, tenant).upper(), next_page=path)
+    assert (response.status_code, response.headers["Location"]) == (302, path)
+    assert client.get(path).status_code == 200
+
+
+def test_a_next_page_off_the_admin_pages_is_not_followed(app, tenant):
+    client = app.test_client()
+    for elsewhere in ("https://evil.example/", "//evil.example/admin/", "/api/v1/groups"):
+        response = sign_in(client, login_email(app, tenant), next_page=elsewhere)
+        assert response.headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize("password", ["wrong password", ""])
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(app, tenant, password):
+    client = app.test_client()
+    wrong = sign_in(client, login_email(app, tenant), password)
+    unknown = sign_in(client, "nobody@example.com", PASSWORD)
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert "That email and password do not match an account." in response.get_data(True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_form_without_its_token_is_refused(app, tenant, signed_in):
+    client = app.test_client()
+    client.get("/admin/login")
+    response = client.post(
+        "/admin/login", data={"email": login_email(app, tenant), "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert "Reload the page" in response.get_data(as_text=True)
+    assert signed_in.post("/admin/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert signed_in.get("/admin/").status_code == 200
+
+
+def test_signing_out_ends_the_session(signed_in):
+    response = signed_in.post(
+        "/admin/logout", data={"csrf_token": form_token(signed_in, "/admin/")}
+    )
+    assert (response.status_code, response.headers["Location"]) == (302, "/admin/login")
+    assert signed_in.get("/admin/").status_code == 302
+
+
+def test_a_deleted_login_loses_its_session(app, tenant, signed_in):
+    with app.app_context(), session_scope() as session:
+        session.execute(delete(User).where(User.organizer_id == tenant.organizer_id))
+    assert signed_in.get("/admin/").status_code == 302
+
+
+def test_the_overview_lists_groups_with_health_gatherings_and_deliveries(
+    app, tenant, scene, signed_in
+):
+    page = signed_in.get("/admin/").get_data(as_text=True)
+    with app.app_context(), session_scope() as session:
+        groups = reads.groups(session, tenant.organizer_id)
+    assert len(groups) == 2
+    for group in groups:
+        assert f'href="/admin/groups/{group["id"]}">{shown(group["name"])}</a>' in page
+    scored = next(group for group in groups if group["id"] == scene.group)
+    assert shown(scored["health"]["explanation"]) in page
+    assert f'href="/admin/gatherings/{scene.breakfast}"' in page
+    assert re.search(r"\d+ processed", page)
+
+
+def test_the_group_page_explains_every_member_s_standing(app, scene, signed_in):
+    page = signed_in.get(f"/admin/groups/{scene.group}").get_data(as_text=True)
+    with app.app_context(), session_scope() as session:
+        group = session.get_one(Group, scene.group)
+        members = reads.members(session, group)
+        health = reads.group(session, group)["health"]
+    assert members
+    for member in members:
+        assert shown(member["person"]["name"]) in page
+        for reason in member["reasons"]:
+            assert shown(reason) in page
+    for factor in health["factors"]:
+        assert shown(factor["sentence"]) in page
+
+
+def test_the_gathering_page_explains_its_size_score(app, scene, signed_in):
+    page = signed_in.get(f"/admin/gatherings/{scene.breakfast}").get_data(as_text=True)
+    with app.app_context(), session_scope() as session:
+        gathering = reads.gathering(session, session.get_one(Gathering, scene.breakfast))
+    score = gathering["score"]
+    assert f"Size score: {score['value']} of 100" in page
+    assert shown(score["explanation"]) in page
+    assert shown(score["recommended_band"]["sentence"]) in page
+    for row in gathering["attendance"]:
+        assert shown(row["person"]["name"]) in page
+
+
+def test_another_organizer_s_objects_are_not_found(app, scene, make_tenant):
+    other = make_tenant()
+    client = app.test_client()
+    sign_in(client, login_email(app, other))
+    for path in (f"/admin/groups/{scene.group}", f"/admin/gatherings/{scene.breakfast}"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "text/html" in response.headers["Content-Type"]
+    assert "No groups yet" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_admin_pages_are_not_cached_or_framed(signed_in):
+    response = signed_in.get("/admin/")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    cookie = signed_in.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
