@@ -156,7 +156,7 @@ def test_the_gathering_page_explains_its_size_score(app, scene, signed_in):
     with app.app_context(), session_scope() as session:
         gathering = reads.gathering(session, session.get_one(Gathering, scene.breakfast))
     score = gathering["score"]
-    assert f"Size score: {score['value']} of 100" in page
+    assert f"Size score: {round(score['value'])} of 100" in page
     assert shown(score["explanation"]) in page
     assert shown(score["recommended_band"]["sentence"]) in page
     for row in gathering["attendance"]:
