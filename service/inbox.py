@@ -35,6 +35,7 @@ from service.imports import InvalidRows
 from service.ingest_sql import ingest_statements
 from service.keyring import Keyring, SigningKeys
 from service.models import Delivery, DeliveryStatus, Integration, utcnow
+from service.queue import PROCESS_DELIVERY, enqueue
 from service.rescoring import mark_delivery_stale
 
 
@@ -302,6 +303,13 @@ def stuck_deliveries(session: Session, older_than: timedelta, limit: int = 500) 
             .limit(limit)
         )
     )
+
+
+def replay(session: Session, delivery: Delivery) -> None:
+    """Put a delivery back in the inbox and queue it for processing (the sweeper queues it
+    later if the broker cannot take it now)."""
+    mark_for_replay(session, delivery)
+    enqueue(PROCESS_DELIVERY, delivery.id)
 
 
 def mark_for_replay(session: Session, delivery: Delivery) -> None:

@@ -2,7 +2,7 @@
 
 The JSON API returns these dicts as they are and the admin pages render them, so both show the
 same figures from the same queries. Every function takes the organizer's id or an object the
-caller has already checked belongs to them.
+caller has already checked belongs to them. Filters arrive validated by the caller.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import rescoring, serializers
+from service.errors import ApiError
 from service.models import (
     Attendance,
+    Delivery,
     Gathering,
     GatheringScoreSnapshot,
     Group,
     GroupHealthSnapshot,
+    Integration,
+    MailMessage,
     MemberStandingSnapshot,
     Person,
 )
@@ -109,3 +113,65 @@ def members(session: Session, row: Group) -> list[dict[str, Any]]:
         .order_by(Person.name, Person.id)
     ).all()
     return [serializers.member(person, standing) for standing, person in rows]
+
+
+def deliveries(
+    session: Session,
+    organizer_id: int,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    integration_id: int | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the organizer's webhook deliveries, newest first; and whether more follow."""
+    query = (
+        select(Delivery, Integration.platform)
+        .join(Integration, Integration.id == Delivery.integration_id)
+        .where(Integration.organizer_id == organizer_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if integration_id is not None:
+        query = query.where(Delivery.integration_id == integration_id)
+    rows = session.execute(query).all()
+    items = [serializers.delivery(row, platform) for row, platform in rows[:limit]]
+    return items, len(rows) > limit
+
+
+def owned_delivery(session: Session, organizer_id: int, delivery_id: int) -> tuple[Delivery, str]:
+    """The organizer's delivery with this id and its platform; 404 for anyone else's."""
+    row = session.execute(
+        select(Delivery, Integration.platform)
+        .join(Integration, Integration.id == Delivery.integration_id)
+        .where(Delivery.id == delivery_id, Integration.organizer_id == organizer_id)
+    ).one_or_none()
+    if row is None:
+        raise ApiError("not_found", f"no delivery with id {delivery_id}")
+    return row[0], row[1]
+
+
+def mail_messages(
+    session: Session,
+    organizer_id: int,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    kind: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the organizer's mail ledger, newest first; and whether more follow."""
+    query = (
+        select(MailMessage)
+        .where(MailMessage.organizer_id == organizer_id)
+        .order_by(MailMessage.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(MailMessage.status == status)
+    if kind is not None:
+        query = query.where(MailMessage.kind == kind)
+    rows = session.scalars(query).all()
+    return [serializers.mail_message(row) for row in rows[:limit]], len(rows) > limit

@@ -54,6 +54,8 @@ RETRIES = RetrySchedule(
     ),
     jitter=0.2,
 )
+# The states `resend` puts back: given up on, or left unknown by a crash.
+RESENDABLE = (MailStatus.FAILED, MailStatus.UNCERTAIN)
 UNCERTAIN_NOTE = "its worker stopped while sending it; not sent again, so never sent twice"
 
 
@@ -124,6 +126,32 @@ def send_due(
             _record(session, finished, clock(), outcomes)
             session.commit()
     return outcomes
+
+
+def resend(session: Session, message: MailMessage) -> bool:
+    """Put a failed or uncertain message back to be sent as soon as the sender next runs, and
+    commit; False (nothing changed) for a message in any other state.
+
+    Only a message the sender gave up on, or whose fate a crash left unknown, is resent, so one
+    that went out is never sent a second time by accident. The status is checked and changed in
+    one statement, so a message is never put back while the sender is working on it. The
+    recipient's opt-outs are read again before it goes out.
+    """
+    resent = session.execute(
+        update(MailMessage)
+        .where(MailMessage.id == message.id, MailMessage.status.in_(RESENDABLE))
+        .values(
+            status=MailStatus.PENDING,
+            due_at=utcnow(),
+            attempts=0,
+            claim=None,
+            claimed_until=None,
+        )
+    )
+    if not getattr(resent, "rowcount", 0):
+        return False
+    session.commit()
+    return True
 
 
 def release_expired_claims(session: Session, now: datetime) -> None:

@@ -178,12 +178,17 @@ class OutboxTransport(_Closing):
 
     def send(self, mail: OutgoingMail) -> SendResult:
         self._directory.mkdir(parents=True, exist_ok=True)
-        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in mail.message_id)
-        path = self._directory / f"{name.strip('_')}.eml"
+        path = outbox_path(self._directory, mail.message_id)
         partial = path.with_suffix(".eml.partial")
         partial.write_bytes(mail.data)
         os.replace(partial, path)
         return SendResult(Verdict.SENT)
+
+
+def outbox_path(directory: Path, message_id: str) -> Path:
+    """The file the outbox writes the message with this ledger Message-ID to."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in message_id)
+    return directory / f"{name.strip('_')}.eml"
 
 
 def open_transport(settings: Settings) -> Transport:

@@ -4,13 +4,14 @@ the ledger of every message planned, sent or given up, with a resend for those t
 from __future__ import annotations
 
 from flask import Response, jsonify, request
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service import serializers
+from service import reads, serializers
 from service.auth import organizer_id
 from service.db import request_session
 from service.errors import ApiError
+from service.mail import sending
 from service.mail.preferences import (
     PreferenceError,
     mailbox,
@@ -19,15 +20,12 @@ from service.mail.preferences import (
     unsuppress,
     update_preferences,
 )
-from service.models import MailKind, MailMessage, MailStatus, Organizer, Suppression, utcnow
+from service.models import MailKind, MailMessage, MailStatus, Organizer, Suppression
 from service.views.api.common import bp, json_object, owned, page, page_response
 from service.views.api.connections import fields, invalid
 
 # A suppression the organizer added through the API, as opposed to an unsubscribe or a bounce.
 MANUAL = "manual"
-# A message the sender gave up on, or whose fate a crash left unknown: only these are resent,
-# so a message that went out is never sent a second time by accident.
-RESENDABLE = (MailStatus.FAILED, MailStatus.UNCERTAIN)
 
 
 @bp.get("/settings/mail")
@@ -99,47 +97,22 @@ def delete_suppression(email: str) -> tuple[str, int]:
 def list_mail() -> Response:
     """The organizer's mail ledger, newest first."""
     limit, offset = page()
-    query = (
-        select(MailMessage)
-        .where(MailMessage.organizer_id == organizer_id())
-        .order_by(MailMessage.id.desc())
-        .limit(limit + 1)
-        .offset(offset)
-    )
-    for name, choices, column in (
-        ("status", MailStatus, MailMessage.status),
-        ("kind", MailKind, MailMessage.kind),
-    ):
+    chosen = {}
+    for name, choices in (("status", MailStatus), ("kind", MailKind)):
         if value := request.args.get(name):
             if value not in set(choices):
                 raise invalid(name, f"{name} must be one of {', '.join(choices)}")
-            query = query.where(column == value)
-    rows = request_session().scalars(query).all()
-    items = [serializers.mail_message(row) for row in rows[:limit]]
-    return page_response("messages", items, limit, offset, len(rows) > limit)
+            chosen[name] = value
+    items, more = reads.mail_messages(request_session(), organizer_id(), limit, offset, **chosen)
+    return page_response("messages", items, limit, offset, more)
 
 
 @bp.post("/mail/<int:message_id>/resend")
 def resend_mail(message_id: int) -> tuple[Response, int]:
-    """Send a failed or uncertain message again, as soon as the sender next runs.
-
-    The status is checked and changed in one statement, so a message is never put back while
-    the sender is working on it. The recipient's opt-outs are read again before it goes out.
-    """
+    """Send a failed or uncertain message again, as soon as the sender next runs."""
     session = request_session()
     message = owned(session, MailMessage, message_id)
-    resent = session.execute(
-        update(MailMessage)
-        .where(MailMessage.id == message.id, MailMessage.status.in_(RESENDABLE))
-        .values(
-            status=MailStatus.PENDING,
-            due_at=utcnow(),
-            attempts=0,
-            claim=None,
-            claimed_until=None,
-        )
-    )
-    if not getattr(resent, "rowcount", 0):
+    if not sending.resend(session, message):
         raise ApiError(
             "conflict",
             f"message {message_id} is {message.status}: only failed or uncertain messages "
