@@ -234,8 +234,17 @@ def celery_worker(
     Tasks that earlier tests enqueued (whose deliveries those tests processed in-process, or
     left for the sweep test) are purged first, so the worker starts with an empty queue.
     """
+    with running_worker(app, settings_overrides, var_dir / "worker.log") as worker:
+        yield worker
+
+
+@contextmanager
+def running_worker(
+    app: Flask, settings_overrides: dict[str, Any], log_path: Path
+) -> Iterator[WorkerProcess]:
+    """A worker on every queue, started on an emptied queue and stopped when the block ends."""
     app.extensions["celery"].control.purge()
-    worker = WorkerProcess(worker_env(settings_overrides), var_dir / "worker.log")
+    worker = WorkerProcess(worker_env(settings_overrides), log_path)
     try:
         worker.wait_ready()
         yield worker

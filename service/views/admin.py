@@ -1,5 +1,7 @@
 """The organizer's admin pages (`/admin/`): each group's health, each gathering's size score
-and every member's standing, each with the sentences that explain it.
+and every member's standing, each with the sentences that explain it; the webhook deliveries,
+with a replay for those that failed; and the mail ledger, with a resend for messages that
+failed and, where mail goes to the outbox directory, each message as its `.eml` file.
 
 An organizer's user signs in with their email and password (the login `create-organizer`
 made); the signed-cookie session then carries the user's id. Every request checks that the
@@ -12,18 +14,44 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from enum import StrEnum
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from sqlalchemy import func, select
+from werkzeug import Response
 from werkzeug import Response as Redirect
+from werkzeug.exceptions import NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service import reads
+from service import inbox, reads
 from service.auth import organizer_id
+from service.context import current_settings
 from service.db import request_session
 from service.errors import ApiError
-from service.models import Delivery, Gathering, Group, Integration, Organizer, User
+from service.mail import sending
+from service.mail.transport import outbox_path
+from service.models import (
+    Delivery,
+    DeliveryStatus,
+    Gathering,
+    Group,
+    Integration,
+    MailMessage,
+    MailStatus,
+    Organizer,
+    User,
+)
 from service.views.api.common import owned
 from service.views.pages import PageError, answer_as_pages
 
@@ -35,6 +63,7 @@ CSRF_KEY = "csrf_token"
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.sign_in"})
 LATEST_GATHERINGS = 20
 GROUP_GATHERINGS = 50
+LISTED_ROWS = 100
 SIGN_IN_FAILED = "That email and password do not match an account."
 # Checked against when no login has the email, so an unknown email takes as long to refuse
 # as a wrong password and the timing does not tell which logins exist.
@@ -126,6 +155,84 @@ def gathering(gathering_id: int) -> str:
     return _page(
         "admin/gathering.html", gathering=reads.gathering(db, owned(db, Gathering, gathering_id))
     )
+
+
+@bp.get("/deliveries")
+def deliveries() -> str:
+    status = _filter("status", DeliveryStatus)
+    rows, more = reads.deliveries(request_session(), organizer_id(), LISTED_ROWS, 0, status)
+    return _page(
+        "admin/deliveries.html",
+        deliveries=rows,
+        more=more,
+        status=status,
+        statuses=list(DeliveryStatus),
+        replayable=DeliveryStatus.FAILED,
+    )
+
+
+@bp.post("/deliveries/<int:delivery_id>/replay")
+def replay_delivery(delivery_id: int) -> Redirect:
+    db = request_session()
+    delivery, _ = reads.owned_delivery(db, organizer_id(), delivery_id)
+    inbox.replay(db, delivery)
+    flash(f"Delivery {delivery_id} is queued to be processed again.")
+    return redirect(url_for("admin.deliveries"))
+
+
+@bp.get("/mail")
+def mail() -> str:
+    status = _filter("status", MailStatus)
+    rows, more = reads.mail_messages(request_session(), organizer_id(), LISTED_ROWS, 0, status)
+    outbox = None if current_settings().smtp_url else current_settings().outbox_dir
+    files = {
+        row.id
+        for row in request_session().scalars(
+            select(MailMessage).where(MailMessage.id.in_([item["id"] for item in rows]))
+        )
+        if outbox is not None and outbox_path(outbox, row.message_id).is_file()
+    }
+    return _page(
+        "admin/mail.html",
+        messages=rows,
+        more=more,
+        status=status,
+        statuses=list(MailStatus),
+        resendable=sending.RESENDABLE,
+        files=files,
+    )
+
+
+@bp.post("/mail/<int:message_id>/resend")
+def resend_mail(message_id: int) -> Redirect:
+    db = request_session()
+    message = owned(db, MailMessage, message_id)
+    if sending.resend(db, message):
+        flash(f"Message {message_id} to {message.recipient} will be sent again shortly.")
+    else:
+        flash(f"Message {message_id} is {message.status}: only failed or uncertain mail is resent.")
+    return redirect(url_for("admin.mail"))
+
+
+@bp.get("/mail/<int:message_id>.eml")
+def mail_file(message_id: int) -> Response:
+    """The message as the outbox wrote it, for a mail program to open."""
+    message = owned(request_session(), MailMessage, message_id)
+    settings = current_settings()
+    path = outbox_path(settings.outbox_dir, message.message_id)
+    if settings.smtp_url or not path.is_file():
+        raise NotFound("This message was not written to the outbox directory.")
+    return send_file(
+        path, mimetype="message/rfc822", as_attachment=True, download_name=f"{message_id}.eml"
+    )
+
+
+def _filter(name: str, choices: type[StrEnum]) -> str | None:
+    """A list page's filter from the query string; an unknown value is a clear 400."""
+    value = request.args.get(name) or None
+    if value is not None and value not in set(choices):
+        raise PageError(400, "Unknown filter", f"{name} must be one of {', '.join(choices)}.")
+    return value
 
 
 def _page(template: str, **context: Any) -> str:

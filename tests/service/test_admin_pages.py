@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from service import reads
+from service.context import SETTINGS_KEY
 from service.db import session_scope
-from service.models import Gathering, Group, User
+from service.mail.mime import OutgoingMail
+from service.mail.transport import OutboxTransport, Verdict
+from service.models import (
+    Delivery,
+    DeliveryStatus,
+    Gathering,
+    Group,
+    MailKind,
+    MailMessage,
+    MailStatus,
+    User,
+)
 from tests.conftest import Tenant
 from tests.service.recap_helpers import Scene, breakfast
+from tests.support import signed_headers, standard_body
 
 PASSWORD = "correct horse"  # what `make_tenant` gives every organizer's login
 
@@ -180,3 +194,119 @@ def test_admin_pages_are_not_cached_or_framed(signed_in):
     assert response.headers["X-Frame-Options"] == "DENY"
     cookie = signed_in.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+
+
+def current_settings_of(app: Flask):
+    return app.extensions[SETTINGS_KEY]
+
+
+def a_failed_delivery(app: Flask, client: FlaskClient, tenant: Tenant) -> int:
+    body = standard_body()
+    response = client.post(
+        tenant.webhook_path, data=body, headers=signed_headers(tenant.signing_secret, body)
+    )
+    delivery_id: int = response.json["delivery"]
+    with app.app_context(), session_scope() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(status=DeliveryStatus.FAILED, reason="platform said no")
+        )
+    return delivery_id
+
+
+def test_a_failed_delivery_is_listed_and_replayed(app, client, tenant, signed_in):
+    delivery_id = a_failed_delivery(app, client, tenant)
+    listed = signed_in.get("/admin/deliveries?status=failed").get_data(as_text=True)
+    assert "platform said no" in listed
+    assert f'aria-label="Replay delivery {delivery_id}"' in listed
+
+    replayed = signed_in.post(
+        f"/admin/deliveries/{delivery_id}/replay",
+        data={"csrf_token": form_token(signed_in, "/admin/deliveries")},
+        follow_redirects=True,
+    )
+
+    assert f"Delivery {delivery_id} is queued to be processed again." in replayed.get_data(True)
+    with app.app_context(), session_scope() as session:
+        delivery = session.get_one(Delivery, delivery_id)
+        assert delivery.status != DeliveryStatus.FAILED and delivery.reason is None
+        # Set aside, so that no later test's sweep picks it up.
+        delivery.status = DeliveryStatus.IGNORED
+
+
+def test_an_unknown_filter_is_a_clear_400(signed_in):
+    response = signed_in.get("/admin/deliveries?status=lost")
+    assert response.status_code == 400
+    assert "status must be one of received, processed, ignored, failed." in response.get_data(True)
+
+
+def test_another_organizer_s_delivery_cannot_be_replayed(app, client, tenant, make_tenant):
+    delivery_id = a_failed_delivery(app, client, tenant)
+    other = app.test_client()
+    sign_in(other, login_email(app, make_tenant()))
+    response = other.post(
+        f"/admin/deliveries/{delivery_id}/replay",
+        data={"csrf_token": form_token(other, "/admin/")},
+    )
+    assert response.status_code == 404
+    with app.app_context(), session_scope() as session:
+        delivery = session.get_one(Delivery, delivery_id)
+        assert delivery.status == DeliveryStatus.FAILED
+        delivery.status = DeliveryStatus.IGNORED
+
+
+def ledger_row(app: Flask, tenant: Tenant, status: str, **values: object) -> int:
+    with app.app_context(), session_scope() as session:
+        row = MailMessage(
+            organizer_id=tenant.organizer_id,
+            kind=MailKind.WEEKLY_DIGEST,
+            recipient=f"{status}@example.com",
+            subject_key="week:2026-11-23",
+            message_id=f"<digest-{uuid.uuid4().hex}@roomwise.test>",
+            status=status,
+            **values,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def test_mail_that_failed_is_resent_and_mail_in_the_outbox_opens(app, tenant, signed_in):
+    failed = ledger_row(app, tenant, MailStatus.FAILED, last_error="550 mailbox unavailable")
+    sent = ledger_row(app, tenant, MailStatus.SENT)
+    with app.app_context(), session_scope() as session:
+        message_id = session.get_one(MailMessage, sent).message_id
+    outbox = current_settings_of(app).outbox_dir
+    written = OutboxTransport(outbox).send(
+        OutgoingMail(message_id, "sent@example.com", b"Subject: Your week\r\n\r\nHello\r\n")
+    )
+    assert written.verdict is Verdict.SENT
+
+    page = signed_in.get("/admin/mail").get_data(as_text=True)
+    assert "550 mailbox unavailable" in page
+    assert f'aria-label="Resend message {failed}"' in page
+    assert f'aria-label="Open message {sent}"' in page
+    with signed_in.get(f"/admin/mail/{sent}.eml") as opened:
+        assert opened.status_code == 200
+        assert opened.mimetype == "message/rfc822"
+        assert opened.data == b"Subject: Your week\r\n\r\nHello\r\n"
+    assert signed_in.get(f"/admin/mail/{failed}.eml").status_code == 404
+
+    token = form_token(signed_in, "/admin/mail")
+    resent = signed_in.post(
+        f"/admin/mail/{failed}/resend", data={"csrf_token": token}, follow_redirects=True
+    )
+    again = signed_in.post(
+        f"/admin/mail/{sent}/resend", data={"csrf_token": token}, follow_redirects=True
+    )
+
+    assert "will be sent again shortly" in resent.get_data(as_text=True)
+    assert f"Message {sent} is sent: only failed or uncertain mail is resent." in again.get_data(
+        True
+    )
+    with app.app_context(), session_scope() as session:
+        assert session.get_one(MailMessage, failed).status == MailStatus.PENDING
+        assert session.get_one(MailMessage, sent).status == MailStatus.SENT
+        # Out of the ledger again, so that no later test's sender sends it.
+        session.execute(delete(MailMessage).where(MailMessage.id.in_([failed, sent])))

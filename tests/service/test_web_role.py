@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
-from tests.conftest import ServiceProcess, Tenant, worker_env
+from tests.conftest import ServiceProcess, Tenant, WorkerProcess, running_worker, worker_env
 from tests.support import signed_headers, standard_body, wait_for
 
 pytestmark = pytest.mark.worker
@@ -53,6 +54,17 @@ class WebServer(ServiceProcess):
 
 
 @pytest.fixture(scope="module")
+def worker(
+    app: Flask, settings_overrides: dict[str, Any], var_dir: Path
+) -> Iterator[WorkerProcess]:
+    """A worker of this module's own, stopped when the module ends: later modules process
+    deliveries in-process and must not race a running worker for them (the session's worker
+    starts with the end-to-end tests under `tests/tasks`)."""
+    with running_worker(app, settings_overrides, var_dir / "web-role-worker.log") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
 def web_server(settings_overrides: dict[str, Any], var_dir: Path) -> Iterator[WebServer]:
     server = WebServer(worker_env(settings_overrides), var_dir / "gunicorn.log")
     try:
@@ -73,7 +85,7 @@ def test_the_web_role_runs_gevent_workers(web_server):
 
 
 def test_many_connections_at_once_are_each_stored_queued_and_processed(
-    celery_worker, web_server, tenant: Tenant
+    worker, web_server, tenant: Tenant
 ):
     url = web_server.base_url + tenant.webhook_path
     bodies = [
