@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -53,7 +54,7 @@ from service.models import (
     User,
 )
 from service.views.api.common import owned
-from service.views.pages import PageError, answer_as_pages
+from service.views.pages import PageError, answer_as_pages, organizer_zone
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 answer_as_pages(bp, "an admin page")
@@ -225,6 +226,16 @@ def mail_file(message_id: int) -> Response:
     return send_file(
         path, mimetype="message/rfc822", as_attachment=True, download_name=f"{message_id}.eml"
     )
+
+
+@bp.app_template_filter("organizer_time")
+def organizer_time(iso_time: str | None, organizer: Organizer, time_only: bool = False) -> str:
+    """An API timestamp as the organizer reads it, in their time zone: "Thu 26 Nov 2026,
+    08:30", or "08:30" alone."""
+    if not iso_time:
+        return "—"
+    local = datetime.fromisoformat(iso_time).astimezone(organizer_zone(organizer))
+    return f"{local:%H:%M}" if time_only else f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 def _filter(name: str, choices: type[StrEnum]) -> str | None:

@@ -259,12 +259,16 @@ def local_time(moment: datetime | None, organizer: Organizer) -> str:
     2026, 08:30"."""
     if moment is None:
         return ""
-    try:
-        zone = ZoneInfo(organizer.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
+    local = moment.astimezone(organizer_zone(organizer))
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
+
+
+def organizer_zone(organizer: Organizer) -> ZoneInfo:
+    """The organizer's time zone; UTC if theirs is unknown to this system."""
+    try:
+        return ZoneInfo(organizer.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def message(title: str, lines: list[str], token: str) -> str:

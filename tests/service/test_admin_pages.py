@@ -24,6 +24,7 @@ from service.models import (
     MailKind,
     MailMessage,
     MailStatus,
+    Organizer,
     User,
 )
 from tests.conftest import Tenant
@@ -310,3 +311,12 @@ def test_mail_that_failed_is_resent_and_mail_in_the_outbox_opens(app, tenant, si
         assert session.get_one(MailMessage, sent).status == MailStatus.SENT
         # Out of the ledger again, so that no later test's sender sends it.
         session.execute(delete(MailMessage).where(MailMessage.id.in_([failed, sent])))
+
+
+def test_times_are_shown_in_the_organizer_s_time_zone(app, tenant, scene, signed_in):
+    with app.app_context(), session_scope() as session:
+        session.get_one(Organizer, tenant.organizer_id).timezone = "Europe/Berlin"
+    page = signed_in.get(f"/admin/gatherings/{scene.breakfast}").get_data(as_text=True)
+    # The breakfast starts at 07:30 UTC, 08:30 in Berlin in November.
+    assert "Thu 26 Nov 2026, 08:30" in page
+    assert "times in Europe/Berlin" in page
