@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +52,7 @@ from service.models import (
     MailStatus,
     Organizer,
     User,
+    utcnow,
 )
 from service.views.api.common import owned
 from service.views.pages import PageError, answer_as_pages, organizer_zone
@@ -65,6 +66,8 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.sign_in"})
 LATEST_GATHERINGS = 20
 GROUP_GATHERINGS = 50
 LISTED_ROWS = 100
+# How long a gathering without an end time counts as running.
+UNTIMED_GATHERING = timedelta(hours=3)
 SIGN_IN_FAILED = "That email and password do not match an account."
 # Checked against when no login has the email, so an unknown email takes as long to refuse
 # as a wrong password and the timing does not tell which logins exist.
@@ -152,10 +155,20 @@ def group(group_id: int) -> str:
 
 @bp.get("/gatherings/<int:gathering_id>")
 def gathering(gathering_id: int) -> str:
+    """The gathering's score explained; while it runs, also who is inside and any alerts."""
     db = request_session()
-    return _page(
-        "admin/gathering.html", gathering=reads.gathering(db, owned(db, Gathering, gathering_id))
-    )
+    row = owned(db, Gathering, gathering_id)
+    return _page("admin/gathering.html", gathering=reads.gathering(db, row), running=_running(row))
+
+
+def _running(row: Gathering) -> bool:
+    """Whether the gathering is on now: started, and not past its end (or, without an end,
+    within `UNTIMED_GATHERING` of its start)."""
+    if row.starts_at is None:
+        return False
+    now = utcnow()
+    ends_at = row.ends_at or row.starts_at + UNTIMED_GATHERING
+    return row.starts_at <= now <= ends_at
 
 
 @bp.get("/deliveries")

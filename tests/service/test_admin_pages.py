@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -320,3 +321,22 @@ def test_times_are_shown_in_the_organizer_s_time_zone(app, tenant, scene, signed
     # The breakfast starts at 07:30 UTC, 08:30 in Berlin in November.
     assert "Thu 26 Nov 2026, 08:30" in page
     assert "times in Europe/Berlin" in page
+
+
+def test_a_running_gathering_shows_who_is_inside_now(app, scene, signed_in):
+    path = f"/admin/gatherings/{scene.breakfast}"
+    assert "inside now" not in signed_in.get(path).get_data(as_text=True)
+    now = datetime.now(UTC)
+    with app.app_context(), session_scope() as session:
+        session.execute(
+            update(Gathering)
+            .where(Gathering.id == scene.breakfast)
+            .values(starts_at=now - timedelta(minutes=30), ends_at=now + timedelta(minutes=90))
+        )
+        live = reads.gathering(session, session.get_one(Gathering, scene.breakfast))["live"]
+
+    page = signed_in.get(path).get_data(as_text=True)
+
+    assert f"{live['head_count_now']} inside now · {live['checked_in']} checked in" in page
+    assert shown(live["recommended_band"]["sentence"]) in page
+    assert '<meta http-equiv="refresh" content="30">' in page
