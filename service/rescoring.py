@@ -28,7 +28,14 @@ from sqlalchemy import Connection as SqlConnection
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service import outbound
-from service.group_settings import effective_settings, json_ready
+from service.group_settings import (
+    MAIL_FIELDS,
+    apply_group_changes,
+    effective_settings,
+    group_fields,
+    json_ready,
+    validate_changes,
+)
 from service.models import (
     Attendance,
     Connection,
@@ -75,6 +82,20 @@ def mark_stale(session: Session, gathering_ids: Iterable[int], now: datetime | N
         insert_ignoring_conflict(
             session, RescoreJob, {"gathering_id": gathering_id, "due_at": due}, ["gathering_id"]
         )
+
+
+def change_group_settings(session: Session, group: Group, payload: Mapping[str, Any]) -> None:
+    """Check and store a group's new settings (`None` resets one to its default) and commit;
+    new scoring settings change every score of the group, so all its gatherings are rescored.
+
+    Raises `SettingsError` naming the first bad setting, before anything is changed.
+    """
+    changes = validate_changes(payload, group_fields())
+    apply_group_changes(group, changes)
+    if set(changes) - MAIL_FIELDS:
+        gathering_ids = session.scalars(select(Gathering.id).where(Gathering.group_id == group.id))
+        mark_stale(session, gathering_ids)
+    session.commit()
 
 
 def mark_group_due(session: Session, group_id: int, now: datetime | None = None) -> None:

@@ -35,11 +35,12 @@ from werkzeug import Response as Redirect
 from werkzeug.exceptions import NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service import inbox, reads
+from service import inbox, reads, rescoring
 from service.auth import organizer_id
 from service.context import current_settings
 from service.db import request_session
 from service.errors import ApiError
+from service.group_settings import SettingsError
 from service.mail import sending
 from service.mail.transport import outbox_path
 from service.models import (
@@ -54,6 +55,7 @@ from service.models import (
     User,
     utcnow,
 )
+from service.scoring.settings import GroupFormat, Structure
 from service.views.api.common import owned
 from service.views.pages import PageError, answer_as_pages, organizer_zone
 
@@ -142,14 +144,41 @@ def overview() -> str:
 
 @bp.get("/groups/<int:group_id>")
 def group(group_id: int) -> str:
+    return _group_page(owned(request_session(), Group, group_id), error=None)
+
+
+@bp.post("/groups/<int:group_id>/settings")
+def change_group(group_id: int) -> tuple[str, int] | Redirect:
+    """The group's kind and whether its attendees get recaps: the settings an organizer
+    changes most; the API changes every other one."""
     db = request_session()
     row = owned(db, Group, group_id)
+    changes = {
+        "format": request.form.get("format", ""),
+        "structure": request.form.get("structure", ""),
+        # An unticked checkbox is not sent at all.
+        "attendee_recaps": request.form.get("attendee_recaps") == "on",
+    }
+    try:
+        rescoring.change_group_settings(db, row, changes)
+    except SettingsError as err:
+        db.rollback()
+        return _group_page(row, error=str(err)), 400
+    flash("Settings saved. The group's scores are being recomputed.")
+    return redirect(url_for("admin.group", group_id=group_id))
+
+
+def _group_page(row: Group, error: str | None) -> str:
+    db = request_session()
     gatherings, _ = reads.gatherings(db, organizer_id(), GROUP_GATHERINGS, 0, row.id)
     return _page(
         "admin/group.html",
         group=reads.group(db, row),
         members=reads.members(db, row),
         gatherings=gatherings,
+        formats=list(GroupFormat),
+        structures=list(Structure),
+        error=error,
     )
 
 

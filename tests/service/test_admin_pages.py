@@ -26,6 +26,7 @@ from service.models import (
     MailMessage,
     MailStatus,
     Organizer,
+    RescoreJob,
     User,
 )
 from tests.conftest import Tenant
@@ -340,3 +341,49 @@ def test_a_running_gathering_shows_who_is_inside_now(app, scene, signed_in):
     assert f"{live['head_count_now']} inside now · {live['checked_in']} checked in" in page
     assert shown(live["recommended_band"]["sentence"]) in page
     assert '<meta http-equiv="refresh" content="30">' in page
+
+
+def test_a_group_s_settings_are_changed_and_its_gatherings_rescored(app, scene, signed_in):
+    path = f"/admin/groups/{scene.group}"
+    with app.app_context(), session_scope() as session:
+        session.execute(delete(RescoreJob).where(RescoreJob.gathering_id == scene.breakfast))
+    changed = signed_in.post(
+        f"{path}/settings",
+        data={
+            "format": "business",
+            "structure": "rotating_tables",
+            "csrf_token": form_token(signed_in, path),
+        },
+        follow_redirects=True,
+    )
+    assert "Settings saved." in changed.get_data(as_text=True)
+    with app.app_context(), session_scope() as session:
+        group = session.get_one(Group, scene.group)
+        assert (group.format, group.structure, group.attendee_recaps) == (
+            "business",
+            "rotating_tables",
+            False,
+        )
+        assert scene.breakfast in set(session.scalars(select(RescoreJob.gathering_id)))
+
+
+def test_a_bad_setting_is_refused_and_nothing_changes(app, scene, signed_in):
+    path = f"/admin/groups/{scene.group}"
+    with app.app_context(), session_scope() as session:
+        group = session.get_one(Group, scene.group)
+        before = (group.format, group.structure)
+    refused = signed_in.post(
+        f"{path}/settings",
+        data={
+            "format": "party",
+            "structure": "plenary",
+            "attendee_recaps": "on",
+            "csrf_token": form_token(signed_in, path),
+        },
+    )
+    assert refused.status_code == 400
+    assert "format: " in refused.get_data(as_text=True)
+    with app.app_context(), session_scope() as session:
+        group = session.get_one(Group, scene.group)
+        assert (group.format, group.structure) == before
+        assert before[1] != "plenary"

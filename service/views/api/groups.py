@@ -4,13 +4,12 @@ whether their attendees get recaps by email."""
 from __future__ import annotations
 
 from flask import Response, jsonify
-from sqlalchemy import select
 
 from service import group_settings, reads, rescoring
 from service.auth import organizer_id
 from service.db import request_session
 from service.errors import ApiError
-from service.models import Gathering, Group
+from service.models import Group
 from service.views.api.common import bp, json_object, owned
 
 
@@ -31,14 +30,7 @@ def update_group(group_id: int) -> Response:
     session = request_session()
     group = owned(session, Group, group_id)
     try:
-        changes = group_settings.validate_changes(json_object(), group_settings.group_fields())
-        group_settings.apply_group_changes(group, changes)
+        rescoring.change_group_settings(session, group, json_object())
     except group_settings.SettingsError as err:
         raise ApiError("invalid_parameter", str(err), {"field": err.field}) from err
-    if set(changes) - group_settings.MAIL_FIELDS:
-        # New scoring settings change every score of the group: rescore all of its gatherings.
-        rescoring.mark_stale(
-            session, session.scalars(select(Gathering.id).where(Gathering.group_id == group.id))
-        )
-    session.commit()
     return show_group(group_id)
