@@ -203,11 +203,13 @@ def _running(row: Gathering) -> bool:
 @bp.get("/deliveries")
 def deliveries() -> str:
     status = _filter("status", DeliveryStatus)
-    rows, more = reads.deliveries(request_session(), organizer_id(), LISTED_ROWS, 0, status)
+    offset = _offset()
+    rows, more = reads.deliveries(request_session(), organizer_id(), LISTED_ROWS, offset, status)
     return _page(
         "admin/deliveries.html",
         deliveries=rows,
         more=more,
+        offset=offset,
         status=status,
         statuses=list(DeliveryStatus),
         replayable=DeliveryStatus.FAILED,
@@ -226,7 +228,8 @@ def replay_delivery(delivery_id: int) -> Redirect:
 @bp.get("/mail")
 def mail() -> str:
     status = _filter("status", MailStatus)
-    rows, more = reads.mail_messages(request_session(), organizer_id(), LISTED_ROWS, 0, status)
+    offset = _offset()
+    rows, more = reads.mail_messages(request_session(), organizer_id(), LISTED_ROWS, offset, status)
     outbox = None if current_settings().smtp_url else current_settings().outbox_dir
     files = {
         row.id
@@ -239,6 +242,7 @@ def mail() -> str:
         "admin/mail.html",
         messages=rows,
         more=more,
+        offset=offset,
         status=status,
         statuses=list(MailStatus),
         resendable=sending.RESENDABLE,
@@ -280,6 +284,14 @@ def organizer_time(iso_time: str | None, organizer: Organizer, time_only: bool =
     return f"{local:%H:%M}" if time_only else f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
+def _offset() -> int:
+    """Where a list page starts: a whole number of rows from the newest, 0 by default."""
+    raw = request.args.get("offset", "0")
+    if not raw.isdigit():
+        raise PageError(400, "Unknown page", "offset must be a whole number of rows, 0 or more.")
+    return int(raw)
+
+
 def _filter(name: str, choices: type[StrEnum]) -> str | None:
     """A list page's filter from the query string; an unknown value is a clear 400."""
     value = request.args.get(name) or None
@@ -290,7 +302,13 @@ def _filter(name: str, choices: type[StrEnum]) -> str | None:
 
 def _page(template: str, **context: Any) -> str:
     organizer = request_session().get_one(Organizer, organizer_id())
-    return render_template(template, organizer=organizer, csrf_token=_csrf_token(), **context)
+    return render_template(
+        template,
+        organizer=organizer,
+        csrf_token=_csrf_token(),
+        page_size=LISTED_ROWS,
+        **context,
+    )
 
 
 def _login_page(email: str, error: str | None) -> str:

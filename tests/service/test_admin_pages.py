@@ -387,3 +387,31 @@ def test_a_bad_setting_is_refused_and_nothing_changes(app, scene, signed_in):
         group = session.get_one(Group, scene.group)
         assert (group.format, group.structure) == before
         assert before[1] != "plenary"
+
+
+def test_long_lists_are_paged(app, tenant, signed_in):
+    with app.app_context(), session_scope() as session:
+        session.add_all(
+            MailMessage(
+                organizer_id=tenant.organizer_id,
+                kind=MailKind.ATTENDEE_RECAP,
+                recipient=f"guest{n}@example.com",
+                subject_key="gathering:0",
+                message_id=f"<recap-{uuid.uuid4().hex}@roomwise.test>",
+                status=MailStatus.SKIPPED,
+            )
+            for n in range(101)
+        )
+    first = signed_in.get("/admin/mail?status=skipped").get_data(as_text=True)
+    assert first.count("guest") == 100
+    assert 'href="/admin/mail?status=skipped&amp;offset=100">Older</a>' in first
+    assert ">Newer</a>" not in first
+
+    second = signed_in.get("/admin/mail?status=skipped&offset=100").get_data(as_text=True)
+    assert second.count("guest") == 1 and "guest0@example.com" in second
+    assert 'href="/admin/mail?status=skipped&amp;offset=0">Newer</a>' in second
+    assert ">Older</a>" not in second
+
+    assert signed_in.get("/admin/mail?offset=-1").status_code == 400
+    with app.app_context(), session_scope() as session:
+        session.execute(delete(MailMessage).where(MailMessage.subject_key == "gathering:0"))
