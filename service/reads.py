@@ -160,8 +160,9 @@ def mail_messages(
     offset: int,
     status: str | None = None,
     kind: str | None = None,
-) -> tuple[list[dict[str, Any]], bool]:
-    """A page of the organizer's mail ledger, newest first; and whether more follow."""
+) -> tuple[list[MailMessage], bool]:
+    """A page of the organizer's mail ledger, newest first (the rows: the admin page also
+    needs each one's Message-ID); and whether more follow."""
     query = (
         select(MailMessage)
         .where(MailMessage.organizer_id == organizer_id)
@@ -174,4 +175,4 @@ def mail_messages(
     if kind is not None:
         query = query.where(MailMessage.kind == kind)
     rows = session.scalars(query).all()
-    return [serializers.mail_message(row) for row in rows[:limit]], len(rows) > limit
+    return list(rows[:limit]), len(rows) > limit

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,22 +30,22 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug import Response
 from werkzeug import Response as Redirect
 from werkzeug.exceptions import NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service import inbox, reads, rescoring
+from service import inbox, reads, rescoring, serializers
 from service.auth import organizer_id
 from service.context import current_settings
 from service.db import request_session
 from service.errors import ApiError
 from service.group_settings import SettingsError
 from service.mail import sending
+from service.mail.planning import end_of
 from service.mail.transport import outbox_path
 from service.models import (
-    Delivery,
     DeliveryStatus,
     Gathering,
     Group,
@@ -55,6 +56,7 @@ from service.models import (
     User,
     utcnow,
 )
+from service.platforms import delivery_stats
 from service.scoring.settings import GroupFormat, Structure
 from service.views.api.common import owned
 from service.views.pages import PageError, answer_as_pages, organizer_zone
@@ -68,8 +70,6 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.sign_in"})
 LATEST_GATHERINGS = 20
 GROUP_GATHERINGS = 50
 LISTED_ROWS = 100
-# How long a gathering without an end time counts as running.
-UNTIMED_GATHERING = timedelta(hours=3)
 SIGN_IN_FAILED = "That email and password do not match an account."
 # Checked against when no login has the email, so an unknown email takes as long to refuse
 # as a wrong password and the timing does not tell which logins exist.
@@ -127,18 +127,17 @@ def sign_out() -> Redirect:
 def overview() -> str:
     db = request_session()
     latest, _ = reads.gatherings(db, organizer_id(), LATEST_GATHERINGS, 0)
-    deliveries = db.execute(
-        select(Delivery.status, func.count())
-        .join(Integration, Integration.id == Delivery.integration_id)
-        .where(Integration.organizer_id == organizer_id())
-        .group_by(Delivery.status)
-        .order_by(Delivery.status)
+    integrations = db.scalars(
+        select(Integration.id).where(Integration.organizer_id == organizer_id())
     ).all()
+    counts: Counter[str] = Counter()
+    for stats in delivery_stats(db, list(integrations)).values():
+        counts.update(stats.counts)
     return _page(
         "admin/overview.html",
         groups=reads.groups(db, organizer_id()),
         gatherings=latest,
-        deliveries=[(status, count) for status, count in deliveries],
+        deliveries=sorted(counts.items()),
     )
 
 
@@ -192,12 +191,8 @@ def gathering(gathering_id: int) -> str:
 
 def _running(row: Gathering) -> bool:
     """Whether the gathering is on now: started, and not past its end (or, without an end,
-    within `UNTIMED_GATHERING` of its start)."""
-    if row.starts_at is None:
-        return False
-    now = utcnow()
-    ends_at = row.ends_at or row.starts_at + UNTIMED_GATHERING
-    return row.starts_at <= now <= ends_at
+    its usual length)."""
+    return row.starts_at is not None and row.starts_at <= utcnow() <= end_of(row)
 
 
 @bp.get("/deliveries")
@@ -233,14 +228,12 @@ def mail() -> str:
     outbox = None if current_settings().smtp_url else current_settings().outbox_dir
     files = {
         row.id
-        for row in request_session().scalars(
-            select(MailMessage).where(MailMessage.id.in_([item["id"] for item in rows]))
-        )
+        for row in rows
         if outbox is not None and outbox_path(outbox, row.message_id).is_file()
     }
     return _page(
         "admin/mail.html",
-        messages=rows,
+        messages=[serializers.mail_message(row) for row in rows],
         more=more,
         offset=offset,
         status=status,
@@ -341,4 +334,4 @@ def _next_page(wanted: str) -> str:
 
 
 def _is_admin_path(path: str) -> bool:
-    return path.startswith("/admin/") and not path.startswith("//") and "\\" not in path
+    return path.startswith("/admin/") and "\\" not in path

@@ -103,7 +103,8 @@ def list_mail() -> Response:
             if value not in set(choices):
                 raise invalid(name, f"{name} must be one of {', '.join(choices)}")
             chosen[name] = value
-    items, more = reads.mail_messages(request_session(), organizer_id(), limit, offset, **chosen)
+    rows, more = reads.mail_messages(request_session(), organizer_id(), limit, offset, **chosen)
+    items = [serializers.mail_message(row) for row in rows]
     return page_response("messages", items, limit, offset, more)
 
 
